@@ -1,0 +1,22 @@
+"""deblurkit: the shared library of the executable image-deblurring course.
+
+Modules
+-------
+psf       blur kernels: linear motion, defocus disk, Gaussian, uniform acceleration, camera shake
+otf       transfer functions: closed forms (Fresnel) and numerical (FFT / DFT of a kernel)
+blur      image formation g = h * f + n with an explicit boundary mode
+restore   inverse, pseudo-inverse, Wiener, constrained least squares, Richardson-Lucy
+metrics   PSNR, SSIM (scikit-image and "paper" settings), sigma-map RMSE
+data      images bundled with installed packages, crops and patches, external data sets
+train     profiles, seeding, device, progress, atomic checkpoints, timing
+plotting  labelled figures of images, kernels and transfer functions
+widgets   an ipywidgets explorer whose render function also draws the static figure
+
+Importing deblurkit imports no deep-learning framework.
+"""
+
+from . import blur, data, metrics, otf, plotting, psf, restore, train, widgets
+
+__version__ = "0.1.0"
+
+__all__ = ["blur", "data", "metrics", "otf", "plotting", "psf", "restore", "train", "widgets", "__version__"]

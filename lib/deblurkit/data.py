@@ -1,0 +1,187 @@
+"""Images that ship inside installed packages, deterministic crops, and external data sets.
+
+Nothing here downloads. The bundled collection is the set of test images that
+scikit-image and scikit-learn install with their wheels; external data sets (GoPro,
+Koehler, the Kaggle blur data set) are read from disk when a reader has them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from . import _validate
+
+# name -> (package, file name, kind). skimage's clock ("clock_motion.png") is left out:
+# it is already motion blurred and cannot serve as a sharp reference.
+_BUNDLED = {
+    "camera": ("skimage", "camera.png", "natural"),
+    "astronaut": ("skimage", "astronaut.png", "natural"),
+    "coffee": ("skimage", "coffee.png", "natural"),
+    "chelsea": ("skimage", "chelsea.png", "natural"),
+    "rocket": ("skimage", "rocket.jpg", "natural"),
+    "moon": ("skimage", "moon.png", "natural"),
+    "coins": ("skimage", "coins.png", "natural"),
+    "motorcycle": ("skimage", "motorcycle_left.png", "natural"),
+    "hubble": ("skimage", "hubble_deep_field.jpg", "natural"),
+    "retina": ("skimage", "retina.jpg", "natural"),
+    "ihc": ("skimage", "ihc.png", "natural"),
+    "china": ("sklearn", "china.jpg", "natural"),
+    "flower": ("sklearn", "flower.jpg", "natural"),
+    "brick": ("skimage", "brick.png", "texture"),
+    "grass": ("skimage", "grass.png", "texture"),
+    "gravel": ("skimage", "gravel.png", "texture"),
+    "text": ("skimage", "text.png", "document"),
+    "page": ("skimage", "page.png", "document"),
+}
+
+KINDS = ("natural", "texture", "document")
+
+
+def bundled_image_names(kind: str | None = None) -> list[str]:
+    """Names of the bundled images, optionally only one ``kind`` ("natural", "texture", "document")."""
+    if kind is not None:
+        _validate.choice(kind, "kind", set(KINDS))
+    return [n for n, (_, _, k) in _BUNDLED.items() if kind is None or k == kind]
+
+
+def _bundled_path(name: str) -> Path:
+    package, filename, _ = _BUNDLED[name]
+    if package == "skimage":
+        import skimage.data
+
+        folder = Path(skimage.data.__file__).parent
+    else:
+        import sklearn.datasets
+
+        folder = Path(sklearn.datasets.__file__).parent / "images"
+    path = folder / filename
+    if not path.exists():
+        raise FileNotFoundError(f"bundled image {name!r} is not installed at {path}; reinstall {package}")
+    return path
+
+
+def bundled_image(name: str, *, gray: bool = False) -> np.ndarray:
+    """Load a bundled image as ``float64`` in [0, 1].
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`bundled_image_names`.
+    gray : bool
+        Convert colour to luminance (ITU-R BT.709 weights, ``skimage.color.rgb2gray``).
+
+    Returns
+    -------
+    ndarray, shape (H, W) or (H, W, 3)
+    """
+    from skimage import color, io
+
+    _validate.choice(name, "name", set(_BUNDLED))
+    img = io.imread(_bundled_path(name))
+    img = img.astype(np.float64) / (np.iinfo(img.dtype).max if img.dtype.kind in "ui" else 1.0)
+    if img.ndim == 3 and img.shape[2] == 4:
+        img = img[..., :3]
+    if gray and img.ndim == 3:
+        img = color.rgb2gray(img)
+    return img
+
+
+def center_crop(image, size: int) -> np.ndarray:
+    """The central ``size`` x ``size`` window of an image."""
+    img = _validate.image(image)
+    size = _validate.integer(size, "size", minimum=1)
+    if size > min(img.shape[:2]):
+        raise ValueError(f"size={size} exceeds the image's smaller side {min(img.shape[:2])}")
+    r0 = (img.shape[0] - size) // 2
+    c0 = (img.shape[1] - size) // 2
+    return img[r0 : r0 + size, c0 : c0 + size].copy()
+
+
+def random_crops(image, size: int, count: int, rng=None) -> np.ndarray:
+    """``count`` square crops at positions drawn from ``rng`` (deterministic for a seed).
+
+    Returns
+    -------
+    ndarray, shape (count, size, size) or (count, size, size, C)
+    """
+    img = _validate.image(image)
+    size = _validate.integer(size, "size", minimum=1)
+    count = _validate.integer(count, "count", minimum=1)
+    if size > min(img.shape[:2]):
+        raise ValueError(f"size={size} exceeds the image's smaller side {min(img.shape[:2])}")
+    gen = _validate.rng(rng)
+    rows = gen.integers(0, img.shape[0] - size + 1, size=count)
+    cols = gen.integers(0, img.shape[1] - size + 1, size=count)
+    return np.stack([img[r : r + size, c : c + size] for r, c in zip(rows, cols)])
+
+
+def patches(image, size: int) -> np.ndarray:
+    """Non-overlapping ``size`` x ``size`` patches in row-major order (the remainder is dropped).
+
+    Returns
+    -------
+    ndarray, shape (n, size, size) or (n, size, size, C)
+    """
+    img = _validate.image(image)
+    size = _validate.integer(size, "size", minimum=1)
+    n_r, n_c = img.shape[0] // size, img.shape[1] // size
+    if n_r == 0 or n_c == 0:
+        raise ValueError(f"size={size} exceeds the image's shape {img.shape[:2]}")
+    tiles = img[: n_r * size, : n_c * size].reshape(n_r, size, n_c, size, *img.shape[2:])
+    return np.moveaxis(tiles, 2, 1).reshape(n_r * n_c, size, size, *img.shape[2:])
+
+
+def resize(image, shape) -> np.ndarray:
+    """Resize to ``(rows, cols)`` with anti-aliasing (``skimage.transform.resize``)."""
+    from skimage.transform import resize as _resize
+
+    img = _validate.image(image)
+    rows, cols = shape
+    rows = _validate.integer(rows, "shape[0]", minimum=1)
+    cols = _validate.integer(cols, "shape[1]", minimum=1)
+    return _resize(img, (rows, cols) + img.shape[2:], anti_aliasing=True, preserve_range=True)
+
+
+def dataset_root(root=None) -> Path:
+    """Folder where external data sets are looked for: ``root``, else ``$DEBLURKIT_DATA``, else ``data/external``."""
+    return Path(root if root is not None else os.environ.get("DEBLURKIT_DATA", "data/external"))
+
+
+_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
+
+
+def paired_image_files(root, *, sharp: str = "sharp", blurred: str = "defocused_blurred") -> list[tuple[Path, Path]]:
+    """Pairs ``(sharp_file, blurred_file)`` from a folder with one sub-folder per kind.
+
+    Files are paired by the part of their name before the first underscore, the
+    convention of the Kaggle blur data set (``0_IPHONE-SE_S.JPG`` with ``0_IPHONE-SE_F.JPG``).
+
+    Parameters
+    ----------
+    root : str or Path
+        Data-set folder holding ``sharp`` and ``blurred`` sub-folders.
+    sharp, blurred : str
+        Sub-folder names (Kaggle layout: "sharp", "defocused_blurred", "motion_blurred").
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``root`` or either sub-folder is missing, naming the path.
+    """
+    root = Path(root)
+    dirs = {"sharp": root / sharp, "blurred": root / blurred}
+    for label, d in dirs.items():
+        if not d.is_dir():
+            raise FileNotFoundError(f"{label} folder not found: {d}")
+
+    def index(d: Path) -> dict[str, Path]:
+        return {p.name.split("_")[0]: p for p in sorted(d.iterdir()) if p.suffix.lower() in _IMAGE_SUFFIXES}
+
+    s, b = index(dirs["sharp"]), index(dirs["blurred"])
+    keys = sorted(set(s) & set(b), key=lambda k: (len(k), k))
+    if not keys:
+        raise FileNotFoundError(f"no image pairs found under {root} ({sharp}/ and {blurred}/ share no names)")
+    return [(s[k], b[k]) for k in keys]

@@ -1,0 +1,137 @@
+"""Helpers shared by the training chapters: profiles, seeding, device, progress, checkpoints, timing.
+
+No deep-learning framework is imported here at import time; :func:`seed_everything` seeds
+the ones a notebook has already imported, and the torch helpers import torch when called.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import _validate
+
+#: The execution profiles every notebook accepts (see the book's setup page).
+PROFILES = ("smoke", "cpu", "gpu")
+
+
+def profile_settings(profile: str, table: dict) -> dict:
+    """Pick the settings of one execution ``profile`` from a per-profile ``table``.
+
+    Parameters
+    ----------
+    profile : {"smoke", "cpu", "gpu"}
+        ``smoke``: seconds, proves every cell runs (CI). ``cpu``: minutes on a 2-core
+        laptop, results that mean something. ``gpu``: full scale on one CUDA GPU.
+    table : dict
+        ``{profile: {setting: value}}`` with the same settings for every profile.
+
+    Returns
+    -------
+    dict
+        A copy of ``table[profile]``.
+    """
+    _validate.choice(profile, "profile", set(PROFILES))
+    if set(table) != set(PROFILES):
+        raise ValueError(f"table must have exactly the keys {list(PROFILES)}, got {sorted(table)}")
+    keys = {p: set(table[p]) for p in PROFILES}
+    if len({frozenset(k) for k in keys.values()}) != 1:
+        raise ValueError(f"table must give the same settings for every profile, got {keys}")
+    return dict(table[profile])
+
+
+def seed_everything(seed: int) -> np.random.Generator:
+    """Seed Python, NumPy's legacy global generator, and torch / TensorFlow if already imported.
+
+    Returns
+    -------
+    numpy.random.Generator
+        A generator seeded with ``seed``: pass it on explicitly rather than relying on globals.
+    """
+    seed = _validate.integer(seed, "seed", minimum=0)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(seed)
+    if "keras" in sys.modules and hasattr(sys.modules["keras"], "utils"):
+        sys.modules["keras"].utils.set_random_seed(seed)
+    elif "tensorflow" in sys.modules:
+        sys.modules["tensorflow"].random.set_seed(seed)
+    return np.random.default_rng(seed)
+
+
+def torch_device(prefer: str | None = None) -> str:
+    """``"cuda"`` when a CUDA GPU is visible (or ``prefer`` names a device), else ``"cpu"``."""
+    import torch
+
+    if prefer is not None:
+        return str(torch.device(prefer))
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def progress(iterable=None, **kwargs):
+    """A tqdm progress bar that works in notebooks and terminals; silent when ``DEBLURKIT_QUIET`` is set."""
+    from tqdm.auto import tqdm
+
+    kwargs.setdefault("disable", bool(os.environ.get("DEBLURKIT_QUIET")))
+    return tqdm(iterable, **kwargs)
+
+
+def atomic_write(path, write) -> Path:
+    """Write a file via a temporary sibling and an atomic rename, so a crash never leaves half a file.
+
+    Parameters
+    ----------
+    path : str or Path
+        Destination; its folder is created if missing.
+    write : callable
+        ``write(tmp_path)`` writes the content to the temporary path it is given.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def save_torch_checkpoint(state: dict, path) -> Path:
+    """Save a torch ``state`` dict atomically (see :func:`atomic_write`)."""
+    import torch
+
+    return atomic_write(path, lambda tmp: torch.save(state, tmp))
+
+
+def load_torch_checkpoint(path, *, map_location="cpu") -> dict:
+    """Load a checkpoint written by :func:`save_torch_checkpoint`, naming the path if it is missing."""
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    return torch.load(path, map_location=map_location, weights_only=False)
+
+
+class Timer:
+    """Wall-clock timer for a ``with`` block; ``elapsed`` holds the seconds afterwards."""
+
+    def __init__(self) -> None:
+        self.elapsed = float("nan")
+
+    def __enter__(self) -> "Timer":
+        self._start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.elapsed = time.perf_counter() - self._start

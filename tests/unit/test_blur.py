@@ -1,0 +1,70 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from scipy import ndimage
+
+from deblurkit import blur, psf
+
+# numpy.pad mode -> the scipy.ndimage mode that extends the image the same way
+SAME_EXTENSION = {"wrap": "wrap", "reflect": "mirror", "symmetric": "reflect", "edge": "nearest", "constant": "constant"}
+
+
+@pytest.mark.parametrize("mode", blur.BOUNDARY_MODES)
+def test_blur_matches_direct_convolution_for_every_boundary_mode(mode, camera64):
+    k = psf.linear_motion_psf(7, 35)
+    expected = ndimage.convolve(camera64, k, mode=SAME_EXTENSION[mode], cval=0.0)
+    assert np.allclose(blur.blur(camera64, k, mode=mode), expected, atol=1e-12)
+
+
+def test_colour_channels_are_blurred_independently(astronaut32):
+    k = psf.gaussian_psf(1.2)
+    out = blur.blur(astronaut32, k)
+    for c in range(3):
+        assert np.allclose(out[..., c], blur.blur(astronaut32[..., c], k))
+
+
+def test_circular_blur_preserves_the_mean(camera64):
+    out = blur.blur(camera64, psf.trajectory_psf(psf.random_trajectory(2, max_length=20)))
+    assert out.mean() == pytest.approx(camera64.mean(), abs=1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    f=arrays(np.float64, (12, 10), elements=st.floats(-1, 1)),
+    g=arrays(np.float64, (12, 10), elements=st.floats(-1, 1)),
+    a=st.floats(-3, 3),
+    b=st.floats(-3, 3),
+    mode=st.sampled_from(blur.BOUNDARY_MODES),
+)
+def test_blur_is_linear(f, g, a, b, mode):
+    k = psf.disk_psf(1.7)
+    lhs = blur.blur(a * f + b * g, k, mode=mode)
+    rhs = a * blur.blur(f, k, mode=mode) + b * blur.blur(g, k, mode=mode)
+    assert np.allclose(lhs, rhs, atol=1e-9)
+
+
+def test_noise_has_the_requested_standard_deviation_and_is_reproducible():
+    img = np.full((200, 200), 0.5)
+    a = blur.add_gaussian_noise(img, 0.05, 1)
+    assert np.std(a - img) == pytest.approx(0.05, rel=0.03)
+    assert np.array_equal(a, blur.add_gaussian_noise(img, 0.05, 1))
+    assert blur.add_gaussian_noise(img, 0.5, 1, clip=True).max() <= 1.0
+
+
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda: blur.blur(np.ones(5), psf.delta_psf(3)), "image"),
+        (lambda: blur.blur(np.ones((0, 5)), psf.delta_psf(3)), "image"),
+        (lambda: blur.blur(np.full((5, 5), np.nan), psf.delta_psf(3)), "image"),
+        (lambda: blur.blur(np.ones((5, 5)), np.full((3, 3), np.inf)), "psf"),
+        (lambda: blur.blur(np.ones((5, 5)), psf.delta_psf(3), mode="periodic"), "mode"),
+        (lambda: blur.add_gaussian_noise(np.ones((5, 5)), -0.1), "sigma"),
+        (lambda: blur.add_gaussian_noise(np.ones((5, 5)), float("nan")), "sigma"),
+    ],
+)
+def test_bad_input_raises_value_error_naming_the_parameter(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()

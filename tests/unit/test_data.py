@@ -1,0 +1,83 @@
+import numpy as np
+import pytest
+
+from deblurkit import data
+
+
+@pytest.mark.parametrize("name", data.bundled_image_names())
+def test_every_bundled_image_loads_in_unit_range(name):
+    img = data.bundled_image(name)
+    assert img.dtype == np.float64 and img.ndim in (2, 3)
+    assert 0.0 <= img.min() and img.max() <= 1.0 and img.max() > img.min()
+    grey = data.bundled_image(name, gray=True)
+    assert grey.ndim == 2 and grey.shape == img.shape[:2]
+
+
+def test_kinds_partition_the_collection():
+    kinds = [set(data.bundled_image_names(k)) for k in data.KINDS]
+    assert set().union(*kinds) == set(data.bundled_image_names())
+    assert sum(len(k) for k in kinds) == len(data.bundled_image_names())
+    assert "clock" not in data.bundled_image_names()  # skimage's clock is already motion blurred
+
+
+def test_random_crops_are_deterministic_for_a_seed():
+    img = data.bundled_image("astronaut")
+    a = data.random_crops(img, 32, 5, 11)
+    assert a.shape == (5, 32, 32, 3)
+    assert np.array_equal(a, data.random_crops(img, 32, 5, 11))
+    assert not np.array_equal(a, data.random_crops(img, 32, 5, 12))
+
+
+def test_patches_tile_the_image_in_row_major_order():
+    img = np.arange(7 * 9, dtype=float).reshape(7, 9)
+    p = data.patches(img, 3)
+    assert p.shape == (6, 3, 3)
+    assert np.array_equal(p[1], img[0:3, 3:6]) and np.array_equal(p[3], img[3:6, 0:3])
+
+
+def test_center_crop_and_resize():
+    img = data.bundled_image("coffee")
+    c = data.center_crop(img, 100)
+    assert c.shape == (100, 100, 3)
+    assert data.resize(c, (40, 50)).shape == (40, 50, 3)
+
+
+def test_paired_image_files_follow_the_kaggle_layout(tmp_path):
+    (tmp_path / "sharp").mkdir()
+    (tmp_path / "defocused_blurred").mkdir()
+    for i in (0, 1, 10):
+        (tmp_path / "sharp" / f"{i}_PHONE_S.jpg").write_bytes(b"")
+        (tmp_path / "defocused_blurred" / f"{i}_PHONE_F.jpg").write_bytes(b"")
+    (tmp_path / "sharp" / "2_PHONE_S.jpg").write_bytes(b"")  # no partner: left out
+    pairs = data.paired_image_files(tmp_path)
+    assert [p[0].name for p in pairs] == ["0_PHONE_S.jpg", "1_PHONE_S.jpg", "10_PHONE_S.jpg"]
+    assert all(p[1].parent.name == "defocused_blurred" for p in pairs)
+
+
+def test_missing_dataset_folder_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="sharp folder not found"):
+        data.paired_image_files(tmp_path / "nowhere")
+
+
+def test_dataset_root_prefers_the_argument_then_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("DEBLURKIT_DATA", str(tmp_path))
+    assert data.dataset_root() == tmp_path
+    assert data.dataset_root("elsewhere").name == "elsewhere"
+
+
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda: data.bundled_image("lena"), "name"),
+        (lambda: data.bundled_image_names("animals"), "kind"),
+        (lambda: data.center_crop(np.ones((10, 10)), 11), "size"),
+        (lambda: data.random_crops(np.ones((10, 10)), 4, 0), "count"),
+        (lambda: data.random_crops(np.ones((10, 10)), -4, 2), "size"),
+        (lambda: data.patches(np.ones((10, 10)), 11), "size"),
+        (lambda: data.patches(np.ones((10,)), 2), "image"),
+        (lambda: data.resize(np.ones((10, 10)), (0, 5)), r"shape\[0\]"),
+    ],
+)
+def test_bad_input_raises_value_error_naming_the_parameter(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()

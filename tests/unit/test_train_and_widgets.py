@@ -1,0 +1,94 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from deblurkit import train
+
+TABLE = {"smoke": {"n": 1}, "cpu": {"n": 10}, "gpu": {"n": 100}}
+
+
+def test_profile_settings_pick_one_profile_and_copy_it():
+    s = train.profile_settings("cpu", TABLE)
+    s["n"] = -1
+    assert train.profile_settings("cpu", TABLE) == {"n": 10}
+
+
+@pytest.mark.parametrize(
+    "profile, table, name",
+    [
+        ("fast", TABLE, "profile"),
+        ("cpu", {"smoke": {}, "cpu": {}}, "table"),
+        ("cpu", {"smoke": {"n": 1}, "cpu": {"n": 1, "m": 2}, "gpu": {"n": 1}}, "same settings"),
+    ],
+)
+def test_profile_settings_reject_bad_tables(profile, table, name):
+    with pytest.raises(ValueError, match=name):
+        train.profile_settings(profile, table)
+
+
+def test_seed_everything_returns_a_seeded_generator():
+    a = train.seed_everything(5).standard_normal(3)
+    b = train.seed_everything(5).standard_normal(3)
+    assert np.array_equal(a, b)
+    with pytest.raises(ValueError, match="seed"):
+        train.seed_everything(-1)
+
+
+def test_atomic_write_leaves_no_partial_file(tmp_path):
+    target = tmp_path / "sub" / "a.bin"
+    train.atomic_write(target, lambda p: p.write_bytes(b"ok"))
+    assert target.read_bytes() == b"ok"
+
+    def broken(p):
+        p.write_bytes(b"half")
+        raise RuntimeError("crash")
+
+    with pytest.raises(RuntimeError):
+        train.atomic_write(target, broken)
+    assert target.read_bytes() == b"ok"
+    assert [p.name for p in target.parent.iterdir()] == ["a.bin"]
+
+
+def test_timer_measures_elapsed_time():
+    with train.Timer() as t:
+        sum(range(1000))
+    assert 0 <= t.elapsed < 5
+
+
+def test_importing_deblurkit_imports_no_deep_learning_framework():
+    code = "import sys, deblurkit; print([m for m in ('torch', 'tensorflow', 'keras', 'jax') if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_explorer_redraws_when_a_control_changes():
+    import ipywidgets as widgets
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from deblurkit.widgets import Explorer
+
+    def render(level):
+        fig, ax = plt.subplots(figsize=(2, 2))
+        ax.imshow(np.full((4, 4), level), vmin=0, vmax=1, cmap="gray")
+        ax.set_title(f"level {level:.1f}")
+        return fig
+
+    slider = widgets.FloatSlider(value=0.2, min=0, max=1)
+    explorer = Explorer(render, {"level": slider})
+    before = explorer.snapshot()
+    assert explorer.renders == 1 and explorer.values() == {"level": 0.2}
+    slider.value = 0.9
+    assert explorer.renders == 2
+    assert not np.array_equal(before, explorer.snapshot())
+
+
+def test_explorer_rejects_missing_controls():
+    from deblurkit.widgets import Explorer
+
+    with pytest.raises(ValueError, match="controls"):
+        Explorer(lambda: None, {})
