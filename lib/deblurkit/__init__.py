@@ -10,13 +10,14 @@ metrics   PSNR, SSIM (scikit-image and "paper" settings), sigma-map RMSE
 data      images bundled with installed packages, crops and patches, external data sets
 train     profiles, seeding, device, progress, atomic checkpoints, timing
 plotting  labelled figures of images, kernels and transfer functions
+report    glue computed values into the prose (NumPy scalars converted, NaN refused)
 widgets   an ipywidgets explorer whose render function also draws the static figure
 
 Importing deblurkit imports no deep-learning framework.
 """
 
-from . import blur, data, metrics, otf, plotting, psf, restore, train, widgets
+from . import blur, data, metrics, otf, plotting, psf, report, restore, train, widgets
 
 __version__ = "0.1.0"
 
-__all__ = ["blur", "data", "metrics", "otf", "plotting", "psf", "restore", "train", "widgets", "__version__"]
+__all__ = ["blur", "data", "metrics", "otf", "plotting", "psf", "report", "restore", "train", "widgets", "__version__"]

@@ -268,7 +268,9 @@ def random_trajectory(
     max_length : float
         Total path length in pixels, > 0.
     exploration : float, optional
-        Overall strength of the random terms, in (0, 1]; default ``0.1 * U(0, 1)``.
+        Overall strength of the random terms, >= 0. By default one of 0.01, 0.009, 0.008,
+        0.007, 0.005, 0.003 at random, the values DeblurGAN's data generation draws from;
+        values near 0.1 give short, tightly coiled paths.
     centripetal, shake_probability, gaussian_shake : float, optional
         Pull towards the start, per-step probability scale of a big shake, and the
         scale of the Gaussian jitter; defaults ``0.7 U``, ``0.2 U`` and ``10 U``.
@@ -287,7 +289,9 @@ def random_trajectory(
             return scale * gen.uniform()
         return _validate.positive_scalar(value, name, allow_zero=True)
 
-    exploration = draw(exploration, "exploration", 0.1)
+    if exploration is None:
+        exploration = float(gen.choice([0.01, 0.009, 0.008, 0.007, 0.005, 0.003]))
+    exploration = _validate.positive_scalar(exploration, "exploration", allow_zero=True)
     if exploration == 0:
         exploration = 1e-3  # a zero exploration would leave the velocity undefined after normalising
     centripetal = draw(centripetal, "centripetal", 0.7)

@@ -2,11 +2,26 @@
 
 The same render function draws the static figure the book shows, so the HTML page never
 depends on a live kernel, and the explorer's callback can be tested without a browser.
+
+Notebooks build an explorer only when their ``interactive`` parameter is true (the default
+for a reader). The book's headless execution sets it false: there is no frontend to show
+widgets to, and a cell that drives widgets can stall nbclient (jupyter/nbclient#312).
 """
 
 from __future__ import annotations
 
 from typing import Callable
+
+
+def figure_pixels(figure):
+    """Render a matplotlib figure (open or closed) to an RGBA ``uint8`` array with Agg."""
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    # A closed figure keeps only a bare canvas; draw it with Agg.
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba()).copy()
 
 
 class Explorer:
@@ -65,13 +80,7 @@ class Explorer:
 
     def snapshot(self):
         """The current figure as an RGBA ``uint8`` array (to check that a change redraws it)."""
-        import numpy as np
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-        # A closed figure keeps only a bare canvas; draw it with Agg.
-        canvas = FigureCanvasAgg(self.figure)
-        canvas.draw()
-        return np.asarray(canvas.buffer_rgba()).copy()
+        return figure_pixels(self.figure)
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

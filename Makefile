@@ -1,0 +1,30 @@
+# The two commands of the README. Both create .venv and install the project if needed.
+#   make book   execute every notebook (PROFILE=smoke|cpu|gpu, default cpu) and build _build/html
+#   make test   unit tests, every notebook in the smoke profile, and the book built from them
+PYTHON ?= python3
+VENV ?= .venv
+PROFILE ?= cpu
+SEED ?= 0
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: setup book test bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[book,test]"
+	touch $(STAMP)
+
+book: setup
+	$(BIN)/python tools/bookrunner.py --profile $(PROFILE) --seed $(SEED)
+
+test: setup
+	MPLBACKEND=Agg DEBLURKIT_QUIET=1 $(BIN)/python -m pytest
+
+bench: setup
+	$(BIN)/python bench/bench_restore.py
+
+clean:
+	rm -rf _build book/notebooks

@@ -1,0 +1,75 @@
+"""Every notebook runs top to bottom in the smoke profile, and the book builds from the results.
+
+Tests run in definition order: the notebooks first, the book build last (it needs them).
+"""
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tools"))
+import bookrunner  # noqa: E402
+
+pytestmark = pytest.mark.book
+
+# Values each chapter must glue, so that prose numbers come from computed cells.
+REQUIRED_GLUE = {
+    "00_blur_models.ipynb": {"n_bundled_images", "min_gain_motion", "min_gain_acceleration", "boundary_max_diff"},
+    "01_acceleration_otf.ipynb": {
+        "otf_max_abs_err",
+        "psnr_wiener_known_noisy",
+        "psnr_inverse_known_noiseless",
+        "psnr_product_cost_diagonal_db",
+        "psnr_sensitivity_exact",
+        "psnr_sensitivity_01_05",
+    },
+}
+
+NOTEBOOKS = bookrunner.source_notebooks()
+
+
+def test_every_notebook_has_its_glue_listed():
+    assert {p.name for p in NOTEBOOKS} == set(REQUIRED_GLUE)
+
+
+@pytest.mark.parametrize("source", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_source_notebook_is_clean(source):
+    nb = json.loads(source.read_text())
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert not any(c.get("outputs") or c.get("execution_count") for c in code), "commit notebooks without outputs"
+    params = [c for c in code if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(params) == 1 and "profile" in "".join(params[0]["source"]) and "seed" in "".join(params[0]["source"])
+    sources = "".join("".join(c["source"]) for c in code)
+    assert not ("import torch" in sources and ("import tensorflow" in sources or "import keras" in sources)), "one framework per notebook"
+
+
+@pytest.mark.parametrize("source", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_in_smoke_profile(source):
+    executed, _ = bookrunner.execute_notebook(source, profile="smoke", seed=0)
+    glued = bookrunner.glued_values(executed)
+    missing = REQUIRED_GLUE[source.name] - set(glued)
+    assert not missing, f"{source.name} does not glue {sorted(missing)}"
+    for name, text in glued.items():
+        assert text, f"{source.name}: glued {name} has no text value"
+        if text[0] in "'\"":
+            continue  # a glued string
+        assert math.isfinite(float(text)), f"{source.name}: glued {name} = {text}"
+
+
+def test_book_builds_with_warnings_as_errors():
+    for source in NOTEBOOKS:
+        if not (bookrunner.EXECUTED_DIR / source.name).exists():
+            bookrunner.execute_notebook(source, profile="smoke", seed=0)
+    # -W turns a missing glue key or a broken reference into a failure.
+    bookrunner.build_book()
+    for source in NOTEBOOKS:
+        page = bookrunner.HTML_DIR / "book" / "notebooks" / f"{source.stem}.html"
+        html = page.read_text()
+        assert html.count("<img") >= 3, f"{page.name} shows fewer than 3 figures"
+        assert "Traceback" not in html, f"{page.name} shows a traceback"
+        assert "interactive(children" not in html, f"{page.name} shows a dead widget"

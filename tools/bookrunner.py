@@ -1,0 +1,125 @@
+"""Execute the source notebooks with papermill and build the book with Jupyter Book 1.x.
+
+    python tools/bookrunner.py --profile cpu            # execute all, then build
+    python tools/bookrunner.py --profile smoke --only 01 # execute notebooks whose name starts with 01
+    python tools/bookrunner.py --no-build                # execute only
+
+Executed copies land in ``book/notebooks/`` (git-ignored); the sources in ``notebooks/``
+stay without outputs. A failing cell stops the run with the notebook, the cell and the error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE_DIR = ROOT / "notebooks"
+EXECUTED_DIR = ROOT / "book" / "notebooks"
+HTML_DIR = ROOT / "_build" / "html"
+PROFILES = ("smoke", "cpu", "gpu")
+# Longest a single cell may run before the run fails, per profile (None: no limit).
+CELL_TIMEOUT_S = {"smoke": 300, "cpu": 1800, "gpu": None}
+
+
+class NotebookFailed(RuntimeError):
+    """A cell raised while a notebook was executed."""
+
+
+def source_notebooks(only: str | None = None) -> list[Path]:
+    """The source notebooks in book order (their names start with the chapter number)."""
+    found = sorted(p for p in SOURCE_DIR.glob("*.ipynb"))
+    if only:
+        found = [p for p in found if p.name.startswith(only)]
+    if not found:
+        raise FileNotFoundError(f"no notebooks in {SOURCE_DIR} match {only!r}")
+    return found
+
+
+def execute_notebook(source: Path, *, profile: str, seed: int = 0) -> tuple[Path, float]:
+    """Run one notebook top to bottom in a fresh ``python3`` kernel; return the output path and seconds."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
+    EXECUTED_DIR.mkdir(parents=True, exist_ok=True)
+    target = EXECUTED_DIR / source.name
+    # A backend set for the test process (Agg) would reach the kernel and hide every figure.
+    os.environ.pop("MPLBACKEND", None)
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            str(source),
+            str(target),
+            # No frontend here: the notebooks skip building their slider explorers.
+            parameters={"profile": profile, "seed": seed, "interactive": False},
+            kernel_name="python3",
+            execution_timeout=CELL_TIMEOUT_S[profile],
+            cwd=str(SOURCE_DIR),
+            progress_bar=False,
+        )
+    except PapermillExecutionError as exc:
+        raise NotebookFailed(
+            f"{source.relative_to(ROOT)}: cell {exc.cell_index} (execution count {exc.exec_count}) "
+            f"raised {exc.ename}: {exc.evalue}"
+        ) from None
+    return target, time.perf_counter() - start
+
+
+def glued_values(executed: Path) -> dict[str, str]:
+    """The ``myst_nb.glue`` values of an executed notebook, as their plain-text representation."""
+    nb = json.loads(executed.read_text())
+    values = {}
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", []):
+            record = out.get("metadata", {}).get("scrapbook", {})
+            if "name" in record:
+                key = record.get("mime_prefix", "") + "text/plain"
+                values[record["name"]] = "".join(out.get("data", {}).get(key, ""))
+    return values
+
+
+def build_book() -> None:
+    """Build the HTML from scratch (``--all``: an incremental build hides old warnings) with warnings as errors."""
+    jb = Path(sys.executable).with_name("jupyter-book")
+    cmd = [str(jb), "build", str(ROOT), "--all", "--warningiserror", "--keep-going"]
+    result = subprocess.run(cmd, cwd=ROOT, text=True, capture_output=True)
+    if result.returncode != 0:
+        log = result.stdout + result.stderr
+        warnings = [line for line in log.splitlines() if "WARNING" in line or "ERROR" in line]
+        raise RuntimeError("jupyter-book build failed:\n" + "\n".join(warnings[:40] or log.splitlines()[-40:]))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default=os.environ.get("PROFILE", "cpu"), choices=PROFILES)
+    parser.add_argument("--seed", type=int, default=int(os.environ.get("SEED", "0")))
+    parser.add_argument("--only", default=None, help="run only notebooks whose file name starts with this")
+    parser.add_argument("--no-build", action="store_true", help="execute the notebooks but do not build the HTML")
+    args = parser.parse_args(argv)
+
+    total = 0.0
+    for source in source_notebooks(args.only):
+        try:
+            _, seconds = execute_notebook(source, profile=args.profile, seed=args.seed)
+        except NotebookFailed as exc:
+            print(f"FAILED {exc}", file=sys.stderr)
+            return 1
+        total += seconds
+        print(f"executed {source.name} [{args.profile}] in {seconds:.1f} s", flush=True)
+    print(f"all notebooks: {total:.1f} s")
+    if not args.no_build:
+        start = time.perf_counter()
+        build_book()
+        print(f"book built in {time.perf_counter() - start:.1f} s: {HTML_DIR / 'index.html'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
