@@ -41,15 +41,16 @@ def source_notebooks(only: str | None = None) -> list[Path]:
     return found
 
 
-def execute_notebook(source: Path, *, profile: str, seed: int = 0) -> tuple[Path, float]:
+def execute_notebook(source: Path, *, profile: str, seed: int = 0, output_dir: Path = EXECUTED_DIR) -> tuple[Path, float]:
     """Run one notebook top to bottom in a fresh ``python3`` kernel; return the output path and seconds."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
     if profile not in PROFILES:
         raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
-    EXECUTED_DIR.mkdir(parents=True, exist_ok=True)
-    target = EXECUTED_DIR / source.name
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    target = output_dir / source.name
     # A backend set for the test process (Agg) would reach the kernel and hide every figure.
     os.environ.pop("MPLBACKEND", None)
     start = time.perf_counter()
@@ -65,8 +66,9 @@ def execute_notebook(source: Path, *, profile: str, seed: int = 0) -> tuple[Path
             progress_bar=False,
         )
     except PapermillExecutionError as exc:
+        shown = source.relative_to(ROOT) if source.is_relative_to(ROOT) else source
         raise NotebookFailed(
-            f"{source.relative_to(ROOT)}: cell {exc.cell_index} (execution count {exc.exec_count}) "
+            f"{shown}: cell {exc.cell_index} (execution count {exc.exec_count}) "
             f"raised {exc.ename}: {exc.evalue}"
         ) from None
     return target, time.perf_counter() - start

@@ -6,8 +6,10 @@ psf       blur kernels: linear motion, defocus disk, Gaussian, uniform accelerat
 otf       transfer functions: closed forms (Fresnel) and numerical (FFT / DFT of a kernel)
 blur      image formation g = h * f + n with an explicit boundary mode
 restore   inverse, pseudo-inverse, Wiener, constrained least squares, Richardson-Lucy
+estimate  classical blur-parameter estimation (acceleration from the blurred spectrum)
 metrics   PSNR, SSIM (scikit-image and "paper" settings), sigma-map RMSE
 data      images bundled with installed packages, crops and patches, external data sets
+synthetic synthetic data sets of blurred crops with known parameters
 train     profiles, seeding, device, progress, atomic checkpoints, timing
 plotting  labelled figures of images, kernels and transfer functions
 report    glue computed values into the prose (NumPy scalars converted, NaN refused)
@@ -16,8 +18,8 @@ widgets   an ipywidgets explorer whose render function also draws the static fig
 Importing deblurkit imports no deep-learning framework.
 """
 
-from . import blur, data, metrics, otf, plotting, psf, report, restore, train, widgets
+from . import blur, data, estimate, metrics, otf, plotting, psf, report, restore, synthetic, train, widgets
 
 __version__ = "0.1.0"
 
-__all__ = ["blur", "data", "metrics", "otf", "plotting", "psf", "report", "restore", "train", "widgets", "__version__"]
+__all__ = ["blur", "data", "estimate", "metrics", "otf", "plotting", "psf", "report", "restore", "synthetic", "train", "widgets", "__version__"]

@@ -27,6 +27,17 @@ REQUIRED_GLUE = {
         "psnr_sensitivity_exact",
         "psnr_sensitivity_01_05",
     },
+    "02_estimating_acceleration.ipynb": {
+        "mae_best_ax",
+        "mae_best_ay",
+        "psnr_gap_estimated_db",
+        "mae_approach1_large",
+        "mae_approach2_large",
+        "mae_approach3_large",
+        "mae_approach4_large",
+        "mae_classical",
+        "mae_training_mean",
+    },
 }
 
 NOTEBOOKS = bookrunner.source_notebooks()
@@ -59,6 +70,18 @@ def test_notebook_runs_in_smoke_profile(source):
         if text[0] in "'\"":
             continue  # a glued string
         assert math.isfinite(float(text)), f"{source.name}: glued {name} = {text}"
+
+
+def test_a_failing_cell_names_the_notebook_and_the_cell(tmp_path):
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    nb = new_notebook(cells=[new_code_cell('profile = "cpu"\nseed = 0', metadata={"tags": ["parameters"]}), new_code_cell("1 / 0")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    source = tmp_path / "broken.ipynb"
+    nbformat.write(nb, source)
+    with pytest.raises(bookrunner.NotebookFailed, match=r"broken\.ipynb: cell \d+ .*ZeroDivisionError"):
+        bookrunner.execute_notebook(source, profile="smoke", output_dir=tmp_path / "out")
 
 
 def test_book_builds_with_warnings_as_errors():

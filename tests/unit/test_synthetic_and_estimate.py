@@ -1,0 +1,61 @@
+import numpy as np
+import pytest
+
+from deblurkit import data, estimate, otf, synthetic
+
+
+@pytest.fixture(scope="module")
+def sources():
+    return [data.resize(data.bundled_image(n, gray=True), (128, 128)) for n in ("camera", "astronaut")]
+
+
+def test_dataset_is_deterministic_and_labelled(sources):
+    a = synthetic.acceleration_blur_dataset(sources, 6, crop_size=32, rng=3)
+    b = synthetic.acceleration_blur_dataset(sources, 6, crop_size=32, rng=3)
+    assert a["blurred"].shape == (6, 32, 32) and a["labels"].shape == (6, 2)
+    assert np.array_equal(a["blurred"], b["blurred"]) and np.array_equal(a["labels"], b["labels"])
+    assert a["labels"].min() >= 0 and a["labels"].max() <= 2.0
+    assert set(a["source"]) <= {0, 1}
+
+
+def test_dataset_blur_matches_its_label(sources):
+    ds = synthetic.acceleration_blur_dataset(sources, 3, crop_size=32, noise_sigma=0.0, rng=1)
+    for sharp, blurred, (a_x, a_y) in zip(ds["sharp"], ds["blurred"], ds["labels"]):
+        expected = otf.apply_transfer(sharp.astype(float), otf.acceleration_otf(a_x, a_y, 5.0, sharp.shape))
+        assert np.allclose(blurred, expected, atol=1e-5)
+
+
+def test_spectral_estimator_beats_the_mean_by_a_wide_margin(sources):
+    ds = synthetic.acceleration_blur_dataset(sources, 40, crop_size=64, rng=0)
+    est = estimate.SpectralAccelerationEstimator((64, 64), step=0.1, refine_step=0.02)
+    error = np.abs(est.estimate(ds["blurred"]) - ds["labels"])
+    baseline = np.abs(ds["labels"] - ds["labels"].mean(axis=0))
+    assert np.median(error) < 0.5 * np.median(baseline)
+
+
+def test_spectral_estimator_single_image_and_shape_check(sources):
+    est = estimate.SpectralAccelerationEstimator((32, 32), step=0.2, refine_step=0.1)
+    ds = synthetic.acceleration_blur_dataset(sources, 1, crop_size=32, rng=0)
+    assert est.estimate(ds["blurred"][0]).shape == (2,)
+    with pytest.raises(ValueError, match="images"):
+        est.estimate(np.zeros((2, 16, 16)))
+
+
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda s: synthetic.acceleration_blur_dataset([], 2, crop_size=16), "images"),
+        (lambda s: synthetic.acceleration_blur_dataset(s, 0, crop_size=16), "count"),
+        (lambda s: synthetic.acceleration_blur_dataset(s, 2, crop_size=4), "crop_size"),
+        (lambda s: synthetic.acceleration_blur_dataset(s, 2, crop_size=256), "crop_size"),
+        (lambda s: synthetic.acceleration_blur_dataset(s, 2, crop_size=16, a_max=0), "a_max"),
+        (lambda s: synthetic.acceleration_blur_dataset(s, 2, crop_size=16, noise_sigma=np.nan), "noise_sigma"),
+        (lambda s: synthetic.acceleration_blur_dataset([np.full((20, 20), np.inf)], 2, crop_size=16), r"images\[0\]"),
+        (lambda s: estimate.SpectralAccelerationEstimator((16, 16), step=3.0), "step"),
+        (lambda s: estimate.SpectralAccelerationEstimator((16, 16), step=0.1, refine_step=0.2), "refine_step"),
+        (lambda s: estimate.SpectralAccelerationEstimator((16, 16), exposure=-1), "exposure"),
+    ],
+)
+def test_bad_input_raises_value_error_naming_the_parameter(call, name, sources):
+    with pytest.raises(ValueError, match=name):
+        call(sources)
