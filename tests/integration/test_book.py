@@ -38,6 +38,15 @@ REQUIRED_GLUE = {
         "mae_classical",
         "mae_training_mean",
     },
+    "03_autoencoder.ipynb": {
+        "params_total",
+        "acc_keras",
+        "acc_by_hand",
+        "psnr_blurred_heldout",
+        "psnr_autoencoder_heldout",
+        "psnr_wiener_heldout",
+        "ssim_autoencoder_heldout",
+    },
 }
 
 NOTEBOOKS = bookrunner.source_notebooks()
