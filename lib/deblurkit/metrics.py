@@ -77,3 +77,29 @@ def sigma_rmse(true_sigma, estimated_sigma) -> float:
     if t.shape != e.shape:
         raise ValueError(f"true_sigma and estimated_sigma must have the same shape, got {t.shape} and {e.shape}")
     return float(np.sqrt(np.mean((t - e) ** 2)))
+
+
+def mean_scores(references, estimates, *, data_range: float = 1.0) -> dict:
+    """Mean PSNR (dB) and mean SSIM over pairs of images (e.g. a held-out set).
+
+    Parameters
+    ----------
+    references, estimates : sequence of array_like
+        Equally long sequences (or arrays with a leading batch axis) of same-shaped images.
+    data_range : float
+        Peak-to-peak range of the intensity scale, > 0.
+
+    Returns
+    -------
+    dict
+        ``{"psnr": mean PSNR, "ssim": mean SSIM}`` as floats.
+    """
+    if len(references) != len(estimates):
+        raise ValueError(f"references and estimates must be equally long, got {len(references)} and {len(estimates)}")
+    if len(references) == 0:
+        raise ValueError("references must hold at least one image")
+    pairs = list(zip(references, estimates))
+    return {
+        "psnr": float(np.mean([psnr(r, e, data_range=data_range) for r, e in pairs])),
+        "ssim": float(np.mean([ssim(r, e, data_range=data_range) for r, e in pairs])),
+    }

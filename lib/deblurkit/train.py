@@ -66,6 +66,28 @@ def seed_everything(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
+def import_keras():
+    """Import Keras 3 on the TensorFlow backend, with TensorFlow's start-up and retracing chatter silenced.
+
+    Call it before :func:`seed_everything` so that Keras is seeded too. A notebook that uses
+    it must not import torch (one framework per process).
+
+    Returns
+    -------
+    module
+        The ``keras`` module.
+    """
+    import logging
+
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    # Predicting with several models re-traces TensorFlow graphs; the warnings about it are noise.
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    return keras
+
+
 def torch_device(prefer: str | None = None) -> str:
     """``"cuda"`` when a CUDA GPU is visible (or ``prefer`` names a device), else ``"cpu"``."""
     import torch

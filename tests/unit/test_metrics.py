@@ -38,6 +38,17 @@ def test_sigma_rmse():
     assert metrics.sigma_rmse([1.0, 2.0, 3.0], [1.0, 2.0, 5.0]) == pytest.approx(np.sqrt(4 / 3))
 
 
+def test_mean_scores_average_per_pair(pair):
+    ref, est = pair
+    out = metrics.mean_scores([ref, ref], [est, ref * 0.9])
+    assert out["psnr"] == pytest.approx((metrics.psnr(ref, est) + metrics.psnr(ref, ref * 0.9)) / 2)
+    assert out["ssim"] == pytest.approx((metrics.ssim(ref, est) + metrics.ssim(ref, ref * 0.9)) / 2)
+    with pytest.raises(ValueError, match="equally long"):
+        metrics.mean_scores([ref], [])
+    with pytest.raises(ValueError, match="references"):
+        metrics.mean_scores([], [])
+
+
 @pytest.mark.parametrize(
     "call, name",
     [
