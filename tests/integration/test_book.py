@@ -47,6 +47,14 @@ REQUIRED_GLUE = {
         "psnr_wiener_heldout",
         "ssim_autoencoder_heldout",
     },
+    "04_sigma_map_cnn.ipynb": {
+        "rmse_10_classes",
+        "rmse_30_classes",
+        "rmse_ramp_map",
+        "rmse_sin_map",
+        "rmse_fcn_map",
+        "params_sigma_cnn",
+    },
 }
 
 NOTEBOOKS = bookrunner.source_notebooks()
@@ -105,3 +113,11 @@ def test_book_builds_with_warnings_as_errors():
         assert html.count("<img") >= 3, f"{page.name} shows fewer than 3 figures"
         assert "Traceback" not in html, f"{page.name} shows a traceback"
         assert "interactive(children" not in html, f"{page.name} shows a dead widget"
+
+
+def test_table_of_contents_lists_the_chapters_in_order():
+    import yaml
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    listed = [c["file"].rsplit("/", 1)[-1] for part in toc["parts"] for c in part["chapters"] if "notebooks/" in c["file"]]
+    assert listed == [p.stem for p in NOTEBOOKS]

@@ -68,3 +68,41 @@ def test_noise_has_the_requested_standard_deviation_and_is_reproducible():
 def test_bad_input_raises_value_error_naming_the_parameter(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+def test_sigma_map_blur_equals_uniform_blur_for_a_constant_map(camera64):
+    out = blur.gaussian_blur_sigma_map(camera64, np.full(camera64.shape, 1.5), levels=[0.5, 1.5, 2.5])
+    assert np.allclose(out, blur.blur(camera64, psf.gaussian_psf(1.5), mode="symmetric"))
+
+
+def test_sigma_map_blur_of_a_constant_map_with_default_levels(camera64):
+    out = blur.gaussian_blur_sigma_map(camera64, np.full(camera64.shape, 0.7))
+    assert np.allclose(out, blur.blur(camera64, psf.gaussian_psf(0.7), mode="symmetric"))
+
+
+def test_sigma_map_blur_interpolates_between_levels(camera64):
+    levels = [1.0, 2.0]
+    out = blur.gaussian_blur_sigma_map(camera64, np.full(camera64.shape, 1.25), levels=levels)
+    a, b = (blur.blur(camera64, psf.gaussian_psf(s), mode="symmetric") for s in levels)
+    assert np.allclose(out, 0.75 * a + 0.25 * b)
+
+
+def test_sigma_map_blur_follows_a_ramp(camera64):
+    ramp = np.tile(np.linspace(0.0, 3.0, camera64.shape[1]), (camera64.shape[0], 1))
+    out = blur.gaussian_blur_sigma_map(camera64, ramp)
+    left, right = np.abs(out - camera64)[:, :8].mean(), np.abs(out - camera64)[:, -8:].mean()
+    assert left < 0.01 < right
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(sigma_map=np.ones((4, 4))), "sigma_map"),
+        (dict(sigma_map=-np.ones((8, 8))), "sigma_map"),
+        (dict(sigma_map=np.ones((8, 8)) * 2, levels=[0.0, 1.0]), "levels"),
+        (dict(sigma_map=np.ones((8, 8)), levels=[1.0, 0.5]), "levels"),
+    ],
+)
+def test_sigma_map_blur_rejects_bad_input(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        blur.gaussian_blur_sigma_map(np.ones((8, 8)), **kwargs)
