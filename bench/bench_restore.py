@@ -36,7 +36,7 @@ def main() -> None:
     args = parser.parse_args()
     from skimage.restoration import wiener as skimage_wiener
 
-    image = data.resize(data.center_crop(data.bundled_image("camera", gray=True), 512), (512, 512))
+    image = data.bundled_square("camera", 512)
     kernel = psf.linear_motion_psf(21, 30)
     blurred = blur.add_gaussian_noise(blur.blur(image, kernel), 0.01, 0)
     nsr = restore.estimate_nsr(blurred, 0.01)

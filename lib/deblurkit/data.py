@@ -185,3 +185,9 @@ def paired_image_files(root, *, sharp: str = "sharp", blurred: str = "defocused_
     if not keys:
         raise FileNotFoundError(f"no image pairs found under {root} ({sharp}/ and {blurred}/ share no names)")
     return [(s[k], b[k]) for k in keys]
+
+
+def bundled_square(name: str, size: int, *, gray: bool = True) -> np.ndarray:
+    """A bundled image centre-cropped to a square and resized to ``size`` x ``size`` pixels, in [0, 1]."""
+    img = bundled_image(name, gray=gray)
+    return resize(center_crop(img, min(img.shape[:2])), (size, size))

@@ -81,3 +81,11 @@ def test_dataset_root_prefers_the_argument_then_the_environment(monkeypatch, tmp
 def test_bad_input_raises_value_error_naming_the_parameter(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+def test_bundled_square_is_a_resized_centre_crop():
+    sq = data.bundled_square("coffee", 48)
+    assert sq.shape == (48, 48) and 0 <= sq.min() and sq.max() <= 1
+    assert data.bundled_square("coffee", 48, gray=False).shape == (48, 48, 3)
+    with pytest.raises(ValueError, match="shape"):
+        data.bundled_square("coffee", 0)
