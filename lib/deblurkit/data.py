@@ -191,3 +191,14 @@ def bundled_square(name: str, size: int, *, gray: bool = True) -> np.ndarray:
     """A bundled image centre-cropped to a square and resized to ``size`` x ``size`` pixels, in [0, 1]."""
     img = bundled_image(name, gray=gray)
     return resize(center_crop(img, min(img.shape[:2])), (size, size))
+
+
+def standardise(images) -> np.ndarray:
+    """Each image of a batch ``(n, H, W)`` shifted to zero mean and scaled to unit variance, as float32.
+
+    Networks that estimate blur should read it from structure, not contrast; a flat image
+    stays flat (zero) instead of dividing by zero.
+    """
+    x = _validate.array(images, "images", ndim=3)
+    x = x - x.mean(axis=(1, 2), keepdims=True)
+    return (x / (x.std(axis=(1, 2), keepdims=True) + 1e-6)).astype(np.float32)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _validate
-from .otf import _fresnel_mean_phase, frequency_grid
+from .otf import acceleration_transfer_alpha, frequency_grid
 from .psf import DEFAULT_EXPOSURE
 
 
@@ -59,7 +59,7 @@ class SpectralAccelerationEstimator:
     def _models(self, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Centred ``|H_a|^2`` per candidate (rows, float32) and the rows' norms."""
         alpha = candidates[:, :1] * self._u[None, :] + candidates[:, 1:] * self._v[None, :]
-        gain = np.abs(_fresnel_mean_phase(alpha, self.exposure)) ** 2
+        gain = np.abs(acceleration_transfer_alpha(alpha, self.exposure)) ** 2
         gain -= gain.mean(axis=1, keepdims=True)
         # A flat model (a = 0) carries no shape; give it a tiny norm and a zero score.
         return gain.astype(np.float32), np.maximum(np.linalg.norm(gain, axis=1), 1e-12)

@@ -84,8 +84,27 @@ def psf_dft(psf, u, v) -> np.ndarray:
     return ev @ k @ eu
 
 
+def acceleration_transfer_alpha(alpha, exposure: float = DEFAULT_EXPOSURE) -> np.ndarray:
+    """The acceleration transfer function as a function of ``alpha = a_x u + a_y v`` alone.
+
+    ``H(alpha) = (1/T) int_0^T exp(-j pi alpha t^2) dt`` in closed form via Fresnel integrals
+    (see :func:`acceleration_otf`); useful for plotting ``H`` along the motion direction and
+    for evaluating many candidate accelerations at arbitrary frequencies.
+
+    Parameters
+    ----------
+    alpha : array_like
+        ``a_x u + a_y v`` in (cycles/px) x (px/time^2), any shape.
+    exposure : float
+        Exposure time ``T``, > 0.
+    """
+    alpha = _validate.array(alpha, "alpha", ndim=None)
+    exposure = _validate.positive_scalar(exposure, "exposure")
+    return _fresnel_mean_phase(alpha, exposure)
+
+
 def _fresnel_mean_phase(alpha: np.ndarray, exposure: float) -> np.ndarray:
-    """``(1/T) * integral_0^T exp(-j pi alpha t^2) dt`` in closed form via Fresnel integrals."""
+    """Unvalidated core of :func:`acceleration_transfer_alpha`."""
     z = exposure * np.sqrt(2 * np.abs(alpha))
     s, c = fresnel(z)
     out = np.ones_like(alpha, dtype=complex)

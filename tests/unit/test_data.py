@@ -89,3 +89,13 @@ def test_bundled_square_is_a_resized_centre_crop():
     assert data.bundled_square("coffee", 48, gray=False).shape == (48, 48, 3)
     with pytest.raises(ValueError, match="shape"):
         data.bundled_square("coffee", 0)
+
+
+def test_standardise_gives_zero_mean_unit_variance_per_image():
+    x = np.random.default_rng(0).uniform(size=(3, 8, 8)) * np.array([1, 5, 0.1])[:, None, None]
+    out = data.standardise(x)
+    assert out.dtype == np.float32
+    assert np.allclose(out.mean(axis=(1, 2)), 0, atol=1e-6) and np.allclose(out.std(axis=(1, 2)), 1, atol=1e-3)
+    assert np.all(data.standardise(np.ones((1, 4, 4))) == 0)
+    with pytest.raises(ValueError, match="images"):
+        data.standardise(np.ones((4, 4)))

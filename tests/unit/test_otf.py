@@ -97,3 +97,10 @@ def test_laplacian_otf_matches_fft_of_the_stencil():
 def test_bad_input_raises_value_error_naming_the_parameter(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+def test_transfer_along_alpha_matches_the_grid_form():
+    h = otf.acceleration_otf(1.0, 0.0, 5.0, (1, 32))
+    assert np.allclose(otf.acceleration_transfer_alpha(np.fft.fftfreq(32), 5.0), h[0])
+    with pytest.raises(ValueError, match="alpha"):
+        otf.acceleration_transfer_alpha([np.nan])
