@@ -22,6 +22,12 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCE_DIR = ROOT / "notebooks"
 EXECUTED_DIR = ROOT / "book" / "notebooks"
 HTML_DIR = ROOT / "_build" / "html"
+# ``_config.yml`` lists ``_mathjax`` in ``html_static_path`` and points ``mathjax_path`` at the
+# copy placed there, so the pages render math without a network. (Not ``_static``: Jupyter Book
+# would add every .js file found there to every page.)
+MATHJAX_DIR = ROOT / "_mathjax" / "mathjax"
+# The parts of MathJax 3 that TeX input with HTML-CSS output loads (fonts and extensions on demand).
+MATHJAX_PARTS = ("tex-chtml.js", "input", "output", "ui", "a11y")
 PROFILES = ("smoke", "cpu", "gpu")
 # Longest a single cell may run before the run fails, per profile (None: no limit).
 CELL_TIMEOUT_S = {"smoke": 300, "cpu": 1800, "gpu": None}
@@ -87,8 +93,34 @@ def glued_values(executed: Path) -> dict[str, str]:
     return values
 
 
+def vendor_mathjax(target: Path = MATHJAX_DIR) -> Path:
+    """Copy MathJax 3 from the installed ``django-static-mathjax`` package into ``target``; return it.
+
+    The default Sphinx set-up loads MathJax from a CDN, so a reader without a network
+    sees raw TeX. The package ships the MathJax 3 ``es5`` bundle as plain files.
+    """
+    import shutil
+    from importlib import resources
+
+    try:
+        bundle = resources.files("mathjax") / "static" / "mathjax" / "es5"
+    except ModuleNotFoundError as exc:
+        raise RuntimeError("MathJax is not installed: pip install -e '.[book]' (package django-static-mathjax)") from exc
+    if not (bundle / "tex-chtml.js").is_file():
+        raise RuntimeError(f"no tex-chtml.js in {bundle}: the django-static-mathjax package is not the expected MathJax 3 bundle")
+    target.mkdir(parents=True, exist_ok=True)
+    for part in MATHJAX_PARTS:
+        source = Path(str(bundle / part))
+        if source.is_dir():
+            shutil.copytree(source, target / part, dirs_exist_ok=True)
+        else:
+            shutil.copy2(source, target / part)
+    return target
+
+
 def build_book() -> None:
     """Build the HTML from scratch (``--all``: an incremental build hides old warnings) with warnings as errors."""
+    vendor_mathjax()
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb), "build", str(ROOT), "--all", "--warningiserror", "--keep-going"]
     result = subprocess.run(cmd, cwd=ROOT, text=True, capture_output=True)
