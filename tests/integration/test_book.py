@@ -50,6 +50,7 @@ REQUIRED_GLUE = {
     "04_sigma_map_cnn.ipynb": {
         "rmse_10_classes",
         "rmse_30_classes",
+        "rmse_30_classes_single",
         "rmse_ramp_map",
         "rmse_sin_map",
         "rmse_fcn_map",
@@ -113,6 +114,9 @@ def test_book_builds_with_warnings_as_errors():
         assert html.count("<img") >= 3, f"{page.name} shows fewer than 3 figures"
         assert "Traceback" not in html, f"{page.name} shows a traceback"
         assert "interactive(children" not in html, f"{page.name} shows a dead widget"
+        # math must render offline: MathJax from the local copy, never from a CDN
+        assert "_static/mathjax/tex-chtml.js" in html and "cdn.jsdelivr" not in html, f"{page.name} loads MathJax from the network"
+    assert (bookrunner.HTML_DIR / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").is_dir()
 
 
 def test_table_of_contents_lists_the_chapters_in_order():
