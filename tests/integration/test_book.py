@@ -5,6 +5,7 @@ Tests run in definition order: the notebooks first, the book build last (it need
 
 import json
 import math
+import subprocess
 import sys
 from pathlib import Path
 
@@ -117,6 +118,19 @@ def test_book_builds_with_warnings_as_errors():
         # math must render offline: MathJax from the local copy, never from a CDN
         assert "_static/mathjax/tex-chtml.js" in html and "cdn.jsdelivr" not in html, f"{page.name} loads MathJax from the network"
     assert (bookrunner.HTML_DIR / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").is_dir()
+
+
+# The book's code column shows about 90 characters; longer lines scroll sideways.
+NOTEBOOK_LINE_LENGTH = 92
+
+
+def test_notebook_code_is_formatted_to_the_book_column():
+    ruff = Path(sys.executable).with_name("ruff")
+    cmd = [str(ruff), "format", "--check", "--no-cache", f"--line-length={NOTEBOOK_LINE_LENGTH}", *map(str, NOTEBOOKS)]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    assert result.returncode == 0, (
+        f"run: ruff format --line-length={NOTEBOOK_LINE_LENGTH} notebooks/*.ipynb\n{result.stdout}{result.stderr}"
+    )
 
 
 def test_table_of_contents_lists_the_chapters_in_order():
