@@ -8,12 +8,16 @@ blur      image formation g = h * f + n with an explicit boundary mode
 restore   inverse, pseudo-inverse, Wiener, constrained least squares, Richardson-Lucy
 estimate  classical blur-parameter estimation (acceleration from the blurred spectrum)
 metrics   PSNR, SSIM (scikit-image and "paper" settings), sigma-map RMSE
-data      images bundled with installed packages, crops and patches, external data sets
+data      images bundled with installed packages, the book's one train/validation/test split,
+          crops and patches, external data sets
 synthetic synthetic data sets of blurred crops with known parameters
 train     profiles, seeding, device, progress, atomic checkpoints, timing
 plotting  labelled figures of images, kernels and transfer functions
-report    glue computed values into the prose (NumPy scalars converted, NaN refused)
+report    glue computed values into the prose; verdicts on the seeds' claims, computed
 widgets   an ipywidgets explorer whose render function also draws the static figure
+
+Torch-only modules, imported on demand (never by ``import deblurkit``):
+torchtrain one process or torchrun/DDP, bf16 autocast, resumable checkpoints with metadata
 
 Importing deblurkit imports no deep-learning framework.
 """

@@ -40,6 +40,38 @@ _BUNDLED = {
 KINDS = ("natural", "texture", "document")
 
 
+#: The book's one train / validation / test split of the bundled images, by source image.
+#: Every chapter draws training crops from "train" only, makes every choice (model, remedy,
+#: tuning, schedule, early stopping) on "validation", and scores "test" once, at the end.
+#: Each split mixes grey and colour photographs; the test split also holds a texture and a
+#: document, so that every kind of image the book meets is represented among held-out ones.
+SPLITS = {
+    "train": ("astronaut", "motorcycle", "hubble", "retina", "ihc", "china", "flower", "brick", "grass", "page"),
+    "validation": ("rocket", "moon"),
+    "test": ("camera", "coins", "gravel", "chelsea", "coffee", "text"),
+}
+
+
+def split_names(split: str, *, kind: str | None = None) -> list[str]:
+    """Names of the bundled images in one ``split`` of the book's fixed split.
+
+    Parameters
+    ----------
+    split : {"train", "validation", "test"}
+        Which part of :data:`SPLITS`.
+    kind : {"natural", "texture", "document"}, optional
+        Keep only images of this kind.
+
+    Returns
+    -------
+    list of str
+        In the order of :data:`SPLITS`; disjoint from the other two splits.
+    """
+    _validate.choice(split, "split", set(SPLITS))
+    keep = set(bundled_image_names(kind))
+    return [n for n in SPLITS[split] if n in keep]
+
+
 def bundled_image_names(kind: str | None = None) -> list[str]:
     """Names of the bundled images, optionally only one ``kind`` ("natural", "texture", "document")."""
     if kind is not None:

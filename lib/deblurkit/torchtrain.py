@@ -1,0 +1,347 @@
+"""Training utilities shared by the torch chapters: one process or many, mixed precision,
+resumable checkpoints with a metadata record, and the check a later chapter makes before it
+loads a trained model.
+
+This module imports torch; ``import deblurkit`` does not import it.
+
+One process or many
+-------------------
+A training entry point calls :func:`setup_distributed` first. Started plainly, it runs in one
+process on the best device. Started under ``torchrun --nproc_per_node=N``, every process joins
+one process group (NCCL on CUDA, gloo on CPU), each takes its own GPU, and models wrapped by
+:func:`wrap_model` average their gradients across processes (``DistributedDataParallel``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import __version__, _validate
+from .train import atomic_write
+
+
+@dataclass(frozen=True)
+class Distributed:
+    """Where this process stands in a (possibly one-process) training run."""
+
+    rank: int
+    world_size: int
+    local_rank: int
+    device: torch.device
+
+    @property
+    def is_main(self) -> bool:
+        """True on the process that writes checkpoints, logs and progress bars."""
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        """True when a process group of more than one process is running."""
+        return self.world_size > 1
+
+
+def setup_distributed(device: str | None = None) -> Distributed:
+    """Join the process group ``torchrun`` describes in the environment, or run alone.
+
+    Parameters
+    ----------
+    device : str, optional
+        ``"cpu"`` or ``"cuda"`` to force a device; by default CUDA when one is visible.
+
+    Returns
+    -------
+    Distributed
+        Rank, world size, local rank and this process's device. Under ``torchrun`` on CUDA,
+        process ``local_rank`` takes GPU ``local_rank``.
+    """
+    kind = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    _validate.choice(kind, "device", {"cpu", "cuda"})
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size <= 1:
+        return Distributed(0, 1, 0, torch.device(kind))
+    rank = int(os.environ["RANK"])
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if kind == "cuda":
+        torch.cuda.set_device(local_rank)
+        dev = torch.device("cuda", local_rank)
+    else:
+        dev = torch.device("cpu")
+    if not torch.distributed.is_initialized():
+        torch.distributed.init_process_group(backend="nccl" if kind == "cuda" else "gloo")
+    return Distributed(rank, world_size, local_rank, dev)
+
+
+def teardown_distributed(dist: Distributed) -> None:
+    """Leave the process group (a no-op in a one-process run)."""
+    if dist.enabled and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+
+
+def configure_device(device: torch.device) -> None:
+    """Let cuDNN pick the fastest convolution algorithms on CUDA (inputs keep one size)."""
+    if torch.device(device).type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+
+
+def prepare_model(model: torch.nn.Module, dist: Distributed) -> torch.nn.Module:
+    """Move ``model`` to the process's device (channels-last on CUDA) and, in a multi-process
+    run, wrap it in ``DistributedDataParallel`` so that its gradients are averaged.
+
+    All processes start from rank 0's weights: DDP broadcasts them when it wraps the model.
+    """
+    cuda = dist.device.type == "cuda"
+    model = model.to(dist.device, memory_format=torch.channels_last if cuda else torch.contiguous_format)
+    if not dist.enabled:
+        return model
+    return torch.nn.parallel.DistributedDataParallel(model, device_ids=[dist.local_rank] if cuda else None)
+
+
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The plain module inside a ``DistributedDataParallel`` wrapper (or the module itself)."""
+    return model.module if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model
+
+
+def autocast(device: torch.device):
+    """bfloat16 autocast on CUDA; nothing on CPU (where bf16 convolutions are slower)."""
+    if torch.device(device).type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def mean_across_processes(value: float, dist: Distributed) -> float:
+    """The mean of a scalar over all processes (the scalar itself in a one-process run)."""
+    if not dist.enabled:
+        return float(value)
+    t = torch.tensor([float(value)], device=dist.device, dtype=torch.float64)
+    torch.distributed.all_reduce(t)
+    return float(t.item()) / dist.world_size
+
+
+def rng_state() -> dict:
+    """The state of every random generator a training run draws from (Python, NumPy, torch)."""
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    """Restore what :func:`rng_state` captured, so a resumed run draws the same numbers."""
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def checkpoint_metadata(
+    *,
+    chapter: str,
+    profile: str,
+    seed: int,
+    steps: int,
+    wall_seconds: float,
+    device,
+    architecture: dict,
+    validation: dict | None = None,
+    **extra,
+) -> dict:
+    """The record saved beside every checkpoint, and checked by :func:`require_checkpoint`.
+
+    Parameters
+    ----------
+    chapter : str
+        Notebook stem of the chapter that trains the model (``"06_deblurgan"``).
+    profile : {"smoke", "cpu", "gpu"}
+        Profile of the run.
+    seed : int
+        Seed of the run.
+    steps : int
+        Optimiser steps done so far.
+    wall_seconds : float
+        Training time so far, in seconds.
+    device : str or torch.device
+        Where it trained.
+    architecture : dict
+        The constructor arguments of the model(s), JSON-serialisable; a loader rebuilds the
+        model from them and a mismatch is caught before any weight is loaded.
+    validation : dict, optional
+        Validation scores, e.g. ``{"psnr": 27.1}``.
+    **extra
+        Anything else worth recording (JSON-serialisable).
+    """
+    from .train import PROFILES
+
+    _validate.choice(profile, "profile", set(PROFILES))
+    record = {
+        "chapter": chapter,
+        "profile": profile,
+        "seed": _validate.integer(seed, "seed", minimum=0),
+        "steps": _validate.integer(steps, "steps", minimum=0),
+        "wall_seconds": float(wall_seconds),
+        "device": str(device),
+        "architecture": dict(architecture),
+        "validation": dict(validation or {}),
+        "deblurkit": __version__,
+        "torch": torch.__version__,
+        "host": platform.node(),
+        "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        **extra,
+    }
+    json.dumps(record)  # fail here, not half-way through a save, if something is not serialisable
+    return record
+
+
+def metadata_path(checkpoint) -> Path:
+    """The JSON metadata file that sits beside ``checkpoint`` (``x.pt`` -> ``x.json``)."""
+    return Path(checkpoint).with_suffix(".json")
+
+
+def save_checkpoint(
+    path,
+    *,
+    models: dict,
+    metadata: dict,
+    optimisers: dict | None = None,
+    schedulers: dict | None = None,
+    extra: dict | None = None,
+) -> Path:
+    """Save everything a run needs to resume, atomically, plus its metadata as JSON beside it.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.pt`` file; the metadata goes to the same name with ``.json``.
+    models, optimisers, schedulers : dict
+        ``{name: object with state_dict()}``; DDP wrappers are unwrapped.
+    metadata : dict
+        From :func:`checkpoint_metadata`.
+    extra : dict, optional
+        Other picklable state (e.g. the loss history drawn as training curves).
+    """
+    state = {
+        "models": {k: unwrap(m).state_dict() for k, m in models.items()},
+        "optimisers": {k: o.state_dict() for k, o in (optimisers or {}).items()},
+        "schedulers": {k: s.state_dict() for k, s in (schedulers or {}).items()},
+        "rng": rng_state(),
+        "metadata": metadata,
+        "extra": extra or {},
+    }
+    path = Path(path)
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
+    text = json.dumps(metadata, indent=1)
+    atomic_write(metadata_path(path), lambda tmp: tmp.write_text(text))
+    return path
+
+
+def load_checkpoint(
+    path,
+    *,
+    models: dict,
+    optimisers: dict | None = None,
+    schedulers: dict | None = None,
+    restore_rng: bool = False,
+    map_location="cpu",
+) -> dict:
+    """Load what :func:`save_checkpoint` wrote into the given objects.
+
+    Returns
+    -------
+    dict
+        ``{"metadata": ..., "extra": ...}`` of the checkpoint.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If a named model is missing from the checkpoint or its weights do not fit the model
+        (another architecture).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    state = torch.load(path, map_location=map_location, weights_only=False)
+    for name, model in models.items():
+        if name not in state["models"]:
+            raise ValueError(f"checkpoint {path} holds no model {name!r} (it has {sorted(state['models'])})")
+        try:
+            unwrap(model).load_state_dict(state["models"][name])
+        except RuntimeError as exc:
+            first = str(exc).strip().splitlines()[0]
+            raise ValueError(f"checkpoint {path}: model {name!r} has another architecture ({first})") from None
+    for name, opt in (optimisers or {}).items():
+        opt.load_state_dict(state["optimisers"][name])
+    for name, sched in (schedulers or {}).items():
+        sched.load_state_dict(state["schedulers"][name])
+    if restore_rng:
+        set_rng_state(state["rng"])
+    return {"metadata": state["metadata"], "extra": state["extra"]}
+
+
+def require_checkpoint(path, *, chapter: str, profile: str, architecture: dict | None = None) -> dict:
+    """The metadata of a checkpoint another chapter trained, or one sentence saying what to run.
+
+    Parameters
+    ----------
+    path : str or Path
+        The checkpoint.
+    chapter : str
+        Notebook stem of the chapter that writes it, named in the error.
+    profile : str
+        The profile the reader is running; a checkpoint of another profile is refused.
+    architecture : dict, optional
+        Expected constructor arguments; refused if the checkpoint's differ.
+
+    Raises
+    ------
+    FileNotFoundError or ValueError
+        One sentence naming ``chapter`` and the profile to run it in.
+    """
+    path = Path(path)
+    todo = f"run notebooks/{chapter}.ipynb in the {profile!r} profile first (make book PROFILE={profile})"
+    meta_file = metadata_path(path)
+    if not path.is_file() or not meta_file.is_file():
+        raise FileNotFoundError(f"no trained model at {path}: {todo}.")
+    meta = json.loads(meta_file.read_text())
+    if meta.get("profile") != profile:
+        raise ValueError(f"the model at {path} was trained in the {meta.get('profile')!r} profile: {todo}.")
+    if architecture is not None and meta.get("architecture") != dict(architecture):
+        raise ValueError(f"the model at {path} has architecture {meta.get('architecture')}, not {architecture}: {todo}.")
+    return meta
+
+
+def count_parameters(model: torch.nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in unwrap(model).parameters() if p.requires_grad)
+
+
+def linear_decay_lambda(total_steps: int, constant_fraction: float = 0.5):
+    """The DeblurGAN schedule as a ``LambdaLR`` factor: 1 for the first ``constant_fraction``
+    of ``total_steps``, then a straight line to 0 at the end (the paper: 150 constant epochs,
+    then 150 decaying).
+    """
+    total_steps = _validate.integer(total_steps, "total_steps", minimum=1)
+    constant_fraction = _validate.real_scalar(constant_fraction, "constant_fraction")
+    if not 0 <= constant_fraction <= 1:
+        raise ValueError(f"constant_fraction must be in [0, 1], got {constant_fraction}")
+    start = int(round(constant_fraction * total_steps))
+
+    def factor(step: int) -> float:
+        if step < start:
+            return 1.0
+        return max(0.0, 1.0 - (step - start) / max(1, total_steps - start))
+
+    return factor

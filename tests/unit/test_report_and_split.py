@@ -1,0 +1,74 @@
+import json
+
+import pytest
+
+from deblurkit import data, report
+
+
+def test_the_split_is_disjoint_and_covers_every_bundled_image():
+    parts = {s: set(data.split_names(s)) for s in data.SPLITS}
+    assert not (parts["train"] & parts["validation"] or parts["train"] & parts["test"] or parts["validation"] & parts["test"])
+    assert set().union(*parts.values()) == set(data.bundled_image_names())
+    assert data.split_names("train", kind="texture") == ["brick", "grass"]
+    with pytest.raises(ValueError, match="split"):
+        data.split_names("holdout")
+
+
+@pytest.mark.parametrize(
+    "comparison, measured, expected",
+    [
+        ("equal", 0.50, "reproduced"),
+        ("equal", 0.62, "refuted"),
+        ("equal", 0.38, "refuted"),
+        ("at_most", 0.10, "reproduced"),  # better than claimed: the claim (an error bound) holds
+        ("at_most", 0.58, "reproduced"),
+        ("at_most", 0.62, "refuted"),
+        ("at_least", 0.90, "reproduced"),
+        ("at_least", 0.38, "refuted"),
+    ],
+)
+def test_judge_claim_follows_the_numbers(comparison, measured, expected):
+    v = report.judge_claim("x", seed="000", chapter="01_x", claimed=0.5, measured=measured, tolerance=0.1, comparison=comparison)
+    assert v.verdict == expected
+    assert ("is not" in v.reason) == (expected == "refuted")
+
+
+def test_judge_claim_offline_and_bad_input():
+    v = report.judge_claim("Koehler 28.39 dB", seed="003", chapter="05_x", claimed=28.39, offline_reason="the data set is not on disk")
+    assert v.verdict == "not reproducible offline" and v["claimed"] == 28.39 and v["measured"] is None
+    with pytest.raises(ValueError, match="missing: measured"):
+        report.judge_claim("x", seed="0", chapter="c", claimed=1.0, tolerance=0.1)
+    with pytest.raises(ValueError, match="comparison"):
+        report.judge_claim("x", seed="0", chapter="c", claimed=1, measured=1, tolerance=0, comparison="about")
+    with pytest.raises(ValueError, match="tolerance"):
+        report.judge_claim("x", seed="0", chapter="c", claimed=1, measured=1, tolerance=-1)
+    with pytest.raises(ValueError, match="measured must be finite"):
+        report.judge_claim("x", seed="0", chapter="c", claimed=1, measured=float("nan"), tolerance=1)
+
+
+def test_verdicts_round_trip_through_json(tmp_path):
+    vs = [
+        report.judge_claim("a", seed="004", chapter="06_x", claimed=1.0, measured=2.0, tolerance=0.5),
+        report.judge_claim("b", seed="004", chapter="06_x", offline_reason="no GoPro"),
+    ]
+    path = report.save_verdicts(vs, "06_x", folder=tmp_path)
+    assert json.loads(path.read_text())[0]["verdict"] == "refuted"
+    assert [v.verdict for v in report.load_verdicts(tmp_path)] == ["refuted", "not reproducible offline"]
+    with pytest.raises(ValueError, match="belongs to chapter"):
+        report.save_verdicts(vs, "07_y", folder=tmp_path)
+
+
+def test_compare_methods_names_the_winner_or_a_tie():
+    assert report.compare_methods({"A": 20.0, "B": 25.0}, tolerance=0.1).startswith("B is best (25.00 dB), 5.00 dB ahead of A")
+    assert report.compare_methods({"A": 0.3, "B": 0.2}, tolerance=0.0, unit="px", higher_is_better=False).startswith("B is best")
+    assert "tie within 0.5 dB" in report.compare_methods({"A": 20.0, "B": 20.3}, tolerance=0.5)
+    with pytest.raises(ValueError, match="at least two"):
+        report.compare_methods({"A": 1.0}, tolerance=0.1)
+
+
+def test_project_dir_is_found_from_a_subfolder(tmp_path, monkeypatch):
+    (tmp_path / "_toc.yml").write_text("root: x\n")
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.delenv("DEBLURKIT_HOME", raising=False)
+    monkeypatch.chdir(tmp_path / "notebooks")
+    assert report.artifact_path("checkpoints", "m.pt") == tmp_path.resolve() / "data" / "checkpoints" / "m.pt"
