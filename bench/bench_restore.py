@@ -1,15 +1,21 @@
-"""Speed of the core operations on a 512x512 grey image. Prints a table; asserts nothing.
+"""Speed of the core operations, deblurkit against scikit-image in the same process. Prints tables; asserts nothing.
 
-    python bench/bench_restore.py [--repeat N]
+    python bench/bench_restore.py [--repeat N] [--sizes 512 2048]
 
-* blur + Wiener restore with deblurkit (circular, constant NSR) against
-  ``skimage.restoration.wiener`` on the same blurred input (blur time included in neither);
-* building an acceleration kernel and a camera-shake kernel (trajectory + rasterisation).
+* The four FFT restorations (inverse, pseudo-inverse, Wiener, CLS) of deblurkit against the
+  scikit-image call that does the same FFT work: ``skimage.restoration.wiener`` with
+  ``reg`` a unit impulse (constant-NSR Wiener; ``balance=0`` for the inverse filters, which
+  scikit-image does not have) or with its default Laplacian ``reg`` (CLS), ``clip=False``.
+  scikit-image has no colour axis for ``wiener``; colour is its per-channel loop.
+  Each pair is timed alternately (A, B, A, B, ...) after a warm-up, and the ratio is
+  median(deblurkit) / median(scikit-image): below 1 means deblurkit is faster.
+* Blur and kernel construction times.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import time
@@ -19,43 +25,84 @@ import numpy as np
 from deblurkit import blur, data, psf, restore
 
 
-def best_of(fn, repeat: int) -> float:
+def _once(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def median_time(fn, repeat: int) -> float:
     """Median wall time of ``fn()`` in seconds over ``repeat`` runs after one warm-up."""
     fn()
-    times = []
+    return statistics.median(_once(fn) for _ in range(repeat))
+
+
+def paired_medians(a, b, repeat: int) -> tuple[float, float]:
+    """Median times of ``a()`` and ``b()``, run alternately so that both see the same machine load."""
+    a(), b()
+    ta, tb = [], []
     for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        ta.append(_once(a))
+        tb.append(_once(b))
+    return statistics.median(ta), statistics.median(tb)
+
+
+def restoration_pairs(blurred, kernel, nsr):
+    """(name, deblurkit call, scikit-image call) for one grey or colour image."""
+    from skimage.restoration import wiener as sk_wiener
+
+    impulse = np.ones((1, 1))
+    if blurred.ndim == 3:
+        def sk(**kw):
+            return lambda: [sk_wiener(blurred[..., c], kernel, clip=False, **kw) for c in range(blurred.shape[2])]
+    else:
+        def sk(**kw):
+            return lambda: sk_wiener(blurred, kernel, clip=False, **kw)
+    return [
+        ("inverse", lambda: restore.inverse_filter(blurred, kernel), sk(balance=0.0, reg=impulse)),
+        ("pseudo-inverse", lambda: restore.pseudo_inverse_filter(blurred, kernel, threshold=0.05), sk(balance=0.0, reg=impulse)),
+        ("Wiener", lambda: restore.wiener_filter(blurred, kernel, nsr=nsr), sk(balance=nsr, reg=impulse)),
+        ("CLS", lambda: restore.cls_filter(blurred, kernel, gamma=nsr), sk(balance=nsr)),
+    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=9)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[512, 2048])
     args = parser.parse_args()
-    from skimage.restoration import wiener as skimage_wiener
+    import scipy
+    import skimage
+
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(
+        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load {load:.2f}; "
+        f"numpy {np.__version__}, scipy {scipy.__version__}, scikit-image {skimage.__version__}; "
+        f"median of {args.repeat}"
+    )
+    kernel = psf.linear_motion_psf(21, 30)
+    print(f"\n{'restoration':<16}{'size':>6} {'image':<7}{'deblurkit ms':>14}{'skimage ms':>12}{'ratio':>8}")
+    for size in args.sizes:
+        for colour in (False, True):
+            image = data.bundled_square("astronaut", size, gray=not colour)
+            blurred = blur.add_gaussian_noise(blur.blur(image, kernel), 0.01, 0)
+            nsr = restore.estimate_nsr(blurred, 0.01)
+            for name, ours, theirs in restoration_pairs(blurred, kernel, nsr):
+                a, b = paired_medians(ours, theirs, args.repeat)
+                label = "colour" if colour else "grey"
+                print(f"{name:<16}{size:>6} {label:<7}{a * 1e3:>14.2f}{b * 1e3:>12.2f}{a / b:>8.2f}")
 
     image = data.bundled_square("camera", 512)
-    kernel = psf.linear_motion_psf(21, 30)
-    blurred = blur.add_gaussian_noise(blur.blur(image, kernel), 0.01, 0)
-    nsr = restore.estimate_nsr(blurred, 0.01)
-
     rows = [
-        ("blur 512x512 (FFT, wrap)", best_of(lambda: blur.blur(image, kernel), args.repeat)),
-        ("blur 512x512 (FFT, symmetric pad)", best_of(lambda: blur.blur(image, kernel, mode="symmetric"), args.repeat)),
-        ("Wiener restore, deblurkit", best_of(lambda: restore.wiener_filter(blurred, kernel, nsr=nsr), args.repeat)),
-        ("Wiener restore, skimage.restoration.wiener", best_of(lambda: skimage_wiener(blurred, kernel, balance=nsr), args.repeat)),
-        ("blur + Wiener, deblurkit", best_of(lambda: restore.wiener_filter(blur.blur(image, kernel), kernel, nsr=nsr), args.repeat)),
-        ("acceleration kernel (1.47, 0.09), T=5", best_of(lambda: psf.acceleration_psf(1.4724174320412484, 0.0916516522235391), args.repeat)),
-        ("camera-shake trajectory (2000 steps) + kernel", best_of(lambda: psf.trajectory_psf(psf.random_trajectory(0)), args.repeat)),
+        ("blur 512x512 (FFT, wrap)", median_time(lambda: blur.blur(image, kernel), args.repeat)),
+        ("blur 512x512 (FFT, symmetric pad)", median_time(lambda: blur.blur(image, kernel, mode="symmetric"), args.repeat)),
+        ("acceleration kernel (1.47, 0.09), T=5", median_time(lambda: psf.acceleration_psf(1.4724174320412484, 0.0916516522235391), args.repeat)),
+        ("camera-shake trajectory (2000 steps) + kernel", median_time(lambda: psf.trajectory_psf(psf.random_trajectory(0)), args.repeat)),
     ]
-    print(f"# {platform.processor() or platform.machine()}, numpy {np.__version__}, median of {args.repeat}")
     width = max(len(r[0]) for r in rows)
+    print()
     for name, seconds in rows:
         print(f"{name:<{width}}  {seconds * 1e3:9.2f} ms")
-    ratio = rows[2][1] / rows[3][1]
-    print(f"{'Wiener time ratio deblurkit / skimage':<{width}}  {ratio:9.2f}")
 
 
 if __name__ == "__main__":

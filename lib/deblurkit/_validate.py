@@ -48,9 +48,30 @@ def array(
     ndim: int | tuple[int, ...] | None = None,
     dtype=np.float64,
 ) -> np.ndarray:
-    """Return ``value`` as a non-empty, finite ndarray of ``dtype`` with an allowed ``ndim``."""
+    """Return ``value`` as a non-empty, finite ndarray of ``dtype`` with an allowed ``ndim``.
+
+    Complex values are refused where a real ``dtype`` is asked for (instead of numpy's
+    warning and silent loss of the imaginary part), and so are strings and object arrays
+    whose elements are not numbers.
+    """
+    raw = value if isinstance(value, np.ndarray) else None
+    if raw is None:
+        try:
+            raw = np.asarray(value)
+        except (TypeError, ValueError) as exc:  # e.g. ragged nested sequences
+            raise TypeError(f"{name} must be array-like of numbers: {exc}") from None
+    kind = raw.dtype.kind
+    if kind in "USVMm":
+        raise TypeError(f"{name} must be array-like of numbers, got dtype {raw.dtype}")
+    if kind == "O":
+        bad = next((type(v).__name__ for v in raw.ravel() if not isinstance(v, (numbers.Number, np.number))), None)
+        if bad is not None:
+            raise TypeError(f"{name} must be array-like of numbers, got an element of type {bad}")
+        kind = "c" if any(isinstance(v, (complex, np.complexfloating)) for v in raw.ravel()) else "f"
+    if kind == "c" and np.dtype(dtype).kind != "c":
+        raise TypeError(f"{name} must be real, got complex values (take .real or abs() explicitly if that is meant)")
     try:
-        out = np.asarray(value, dtype=dtype)
+        out = np.asarray(raw, dtype=dtype)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be array-like of numbers: {exc}") from None
     if ndim is not None:
@@ -73,14 +94,28 @@ def image(value, name: str = "image") -> np.ndarray:
     return out
 
 
-def psf(value, name: str = "psf") -> np.ndarray:
-    """A 2-D, non-negative kernel with a positive sum."""
+def psf(value, name: str = "psf", *, odd: bool = True) -> np.ndarray:
+    """A 2-D, non-negative kernel with a positive sum and, by default, odd sides.
+
+    The book's kernels have their origin at the array centre ``(h // 2, w // 2)``, which is
+    a pixel centre only for odd sides; an even side would shift the result by half a pixel.
+    """
     out = array(value, name, ndim=2)
+    if odd and (out.shape[0] % 2 == 0 or out.shape[1] % 2 == 0):
+        raise ValueError(f"{name} must have odd sides so that its origin is the centre pixel, got shape {out.shape}")
     if np.any(out < 0):
         raise ValueError(f"{name} must be non-negative")
     if out.sum() <= 0:
         raise ValueError(f"{name} must have a positive sum")
     return out
+
+
+def shape2(shape, name: str = "shape") -> tuple[int, int]:
+    """A pair ``(rows, cols)`` of positive ints, or raise naming ``name``."""
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__") or len(shape) != 2:
+        raise ValueError(f"{name} must be a pair (rows, cols), got {shape!r}")
+    rows, cols = shape
+    return integer(rows, f"{name}[0]", minimum=1), integer(cols, f"{name}[1]", minimum=1)
 
 
 def transfer(value, name: str, shape: tuple[int, int]) -> np.ndarray:
@@ -92,8 +127,12 @@ def transfer(value, name: str, shape: tuple[int, int]) -> np.ndarray:
 
 
 def choice(value, name: str, options) -> str:
-    """``value`` must be one of ``options``."""
-    if value not in options:
+    """``value`` must be one of ``options`` (a list or other unhashable value is refused clearly)."""
+    try:
+        ok = value in options
+    except TypeError:  # unhashable, e.g. a list passed for one name
+        ok = False
+    if not ok:
         raise ValueError(f"{name} must be one of {sorted(options)}, got {value!r}")
     return value
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _validate
-from .otf import apply_transfer, psf_to_otf
+from .otf import _apply_half, psf_to_half_otf
 
 #: Boundary modes of :func:`blur`: how the image is extended beyond its border.
 BOUNDARY_MODES = ("wrap", "reflect", "symmetric", "edge", "constant")
@@ -19,7 +19,8 @@ def blur(image, psf, *, mode: str = "wrap") -> np.ndarray:
     image : array_like, shape (H, W) or (H, W, C)
         Sharp image; colour channels are blurred independently.
     psf : array_like, shape (h, w)
-        Kernel with its origin at the array centre (see :mod:`deblurkit.psf`).
+        Kernel with odd sides and its origin at the array centre (see :mod:`deblurkit.psf`);
+        ``h <= H`` and ``w <= W`` for ``mode="wrap"``.
     mode : {"wrap", "reflect", "symmetric", "edge", "constant"}
         Boundary extension. ``"wrap"`` is circular convolution, the model under which
         the frequency-domain restorations are exact; the others pad with
@@ -34,11 +35,11 @@ def blur(image, psf, *, mode: str = "wrap") -> np.ndarray:
     k = _validate.psf(psf)
     _validate.choice(mode, "mode", set(BOUNDARY_MODES))
     if mode == "wrap":
-        return apply_transfer(img, psf_to_otf(k, img.shape[:2]))
+        return _apply_half(img, psf_to_half_otf(k, img.shape[:2]))
     pad_r, pad_c = k.shape[0] // 2, k.shape[1] // 2
     widths = [(pad_r, pad_r), (pad_c, pad_c)] + [(0, 0)] * (img.ndim - 2)
     padded = np.pad(img, widths, mode=mode)
-    out = apply_transfer(padded, psf_to_otf(k, padded.shape[:2]))
+    out = _apply_half(padded, psf_to_half_otf(k, padded.shape[:2]))
     return out[pad_r : pad_r + img.shape[0], pad_c : pad_c + img.shape[1]]
 
 

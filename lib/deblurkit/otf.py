@@ -4,11 +4,19 @@ Frequencies are in cycles per pixel, in ``[-0.5, 0.5)``, laid out in ``numpy.fft
 ``u`` varies along columns (x), ``v`` along rows (y). An OTF for an image of shape
 ``(H, W)`` is a complex ``(H, W)`` array ``H[v, u]`` such that ``fft2(blurred) = H * fft2(sharp)``
 for circular convolution.
+
+Real images and real kernels need only half of each spectrum: the restorations and the blur
+work with real FFTs (``scipy.fft.rfft2``), on the ``(H, W // 2 + 1)`` columns ``u >= 0`` that
+:func:`half_spectrum` returns. A transfer function given in full acts on a real image as its
+Hermitian part ``(H(u, v) + conj(H(-u, -v))) / 2`` (the rest would make the result complex);
+for the OTF of a real kernel the two are equal, for a closed form sampled on an even grid they
+differ on the Nyquist row and column, where ``-0.5`` and ``+0.5`` cycles/px are the same sample.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import scipy.fft
 from scipy.special import fresnel
 
 from . import _validate
@@ -16,11 +24,7 @@ from .psf import DEFAULT_EXPOSURE, acceleration_psf
 
 
 def _shape2(shape, name: str = "shape") -> tuple[int, int]:
-    try:
-        rows, cols = shape
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a pair (rows, cols), got {shape!r}") from None
-    return _validate.integer(rows, f"{name}[0]", minimum=1), _validate.integer(cols, f"{name}[1]", minimum=1)
+    return _validate.shape2(shape, name)
 
 
 def frequency_grid(shape) -> tuple[np.ndarray, np.ndarray]:
@@ -37,6 +41,18 @@ def frequency_grid(shape) -> tuple[np.ndarray, np.ndarray]:
     return np.fft.fftfreq(cols)[None, :], np.fft.fftfreq(rows)[:, None]
 
 
+def _wrapped_kernel(k: np.ndarray, shape: tuple[int, int], name: str = "psf") -> np.ndarray:
+    """The centred kernel ``k`` on an all-zero ``shape`` grid with its centre pixel at index (0, 0)."""
+    rows, cols = shape
+    if k.shape[0] > rows or k.shape[1] > cols:
+        raise ValueError(f"{name} of shape {k.shape} does not fit in shape {(rows, cols)}")
+    padded = np.zeros((rows, cols))
+    r = (np.arange(k.shape[0]) - k.shape[0] // 2) % rows
+    c = (np.arange(k.shape[1]) - k.shape[1] // 2) % cols
+    padded[np.ix_(r, c)] = k
+    return padded
+
+
 def psf_to_otf(psf, shape) -> np.ndarray:
     """OTF of a centred kernel on an image grid of ``shape`` (circular convolution).
 
@@ -46,18 +62,56 @@ def psf_to_otf(psf, shape) -> np.ndarray:
     Parameters
     ----------
     psf : array_like, shape (h, w)
-        Non-negative kernel with its origin at the array centre; ``h <= H`` and ``w <= W``.
+        Non-negative kernel with odd sides and its origin at the array centre; ``h <= H`` and
+        ``w <= W``.
     shape : (int, int)
         Image shape ``(H, W)``.
+
+    Returns
+    -------
+    ndarray of complex, shape ``shape``
+        The full transfer function; :func:`half_spectrum` keeps the ``u >= 0`` columns.
     """
     k = _validate.psf(psf)
-    rows, cols = _shape2(shape)
-    if k.shape[0] > rows or k.shape[1] > cols:
-        raise ValueError(f"psf of shape {k.shape} does not fit in shape {(rows, cols)}")
-    padded = np.zeros((rows, cols))
-    padded[: k.shape[0], : k.shape[1]] = k
-    padded = np.roll(padded, (-(k.shape[0] // 2), -(k.shape[1] // 2)), axis=(0, 1))
-    return np.fft.fft2(padded)
+    return scipy.fft.fft2(_wrapped_kernel(k, _shape2(shape)))
+
+
+def psf_to_half_otf(psf, shape) -> np.ndarray:
+    """The columns ``u >= 0`` of :func:`psf_to_otf`, ``(H, W // 2 + 1)``, from one real FFT."""
+    k = _validate.psf(psf)
+    return scipy.fft.rfft2(_wrapped_kernel(k, _shape2(shape)))
+
+
+def half_spectrum(transfer) -> np.ndarray:
+    """The Hermitian part of a full transfer function, on the ``(H, W // 2 + 1)`` columns ``u >= 0``.
+
+    ``(T(u, v) + conj(T(-u, -v))) / 2``: what a transfer function does to a real image (see
+    the module docstring). Equal to ``transfer[:, : W // 2 + 1]`` when ``transfer`` is the OTF
+    of a real kernel.
+
+    Parameters
+    ----------
+    transfer : array_like of complex, shape (H, W)
+        Transfer function in ``numpy.fft`` order.
+    """
+    t = _validate.array(transfer, "transfer", ndim=2, dtype=np.complex128)
+    return _hermitian_half(t)
+
+
+def _hermitian_half(t: np.ndarray) -> np.ndarray:
+    rows, cols = t.shape
+    half = cols // 2 + 1
+    mirror_r = (-np.arange(rows)) % rows
+    mirror_c = (-np.arange(half)) % cols
+    return 0.5 * (t[:, :half] + np.conj(t[np.ix_(mirror_r, mirror_c)]))
+
+
+def _apply_half(img: np.ndarray, half: np.ndarray) -> np.ndarray:
+    """Filter a validated grey or colour image by a half-spectrum transfer with real FFTs."""
+    rows, cols = img.shape[:2]
+    spectrum = scipy.fft.rfft2(img, axes=(0, 1))
+    spectrum *= half if img.ndim == 2 else half[:, :, None]
+    return scipy.fft.irfft2(spectrum, s=(rows, cols), axes=(0, 1))
 
 
 def psf_dft(psf, u, v) -> np.ndarray:
@@ -231,10 +285,11 @@ def laplacian_otf(shape) -> np.ndarray:
 
 
 def apply_transfer(image, transfer) -> np.ndarray:
-    """Multiply an image's spectrum by ``transfer`` and return the real part of the result.
+    """Filter a real image by a transfer function: ``ifft2(T * fft2(image))``, real by construction.
 
-    The imaginary part is round-off, except at the Nyquist row/column of even-sized grids
-    for transfers without Hermitian symmetry there (e.g. a closed-form OTF); it is dropped.
+    A transfer without Hermitian symmetry would give a complex result; the image is filtered
+    by the transfer's Hermitian part instead (:func:`half_spectrum`), which is what taking
+    the real part of the complex result would give, computed with real FFTs.
 
     Parameters
     ----------
@@ -245,6 +300,4 @@ def apply_transfer(image, transfer) -> np.ndarray:
     """
     img = _validate.image(image)
     t = _validate.transfer(transfer, "transfer", img.shape[:2])
-    if img.ndim == 3:
-        t = t[:, :, None]
-    return np.real(np.fft.ifft2(np.fft.fft2(img, axes=(0, 1)) * t, axes=(0, 1)))
+    return _apply_half(img, _hermitian_half(t))

@@ -6,6 +6,12 @@ centred ``psf`` or directly as an ``otf`` on the image grid (exactly one of the 
 closed-form transfer function such as :func:`deblurkit.otf.acceleration_otf` can be used
 without rasterising it.
 
+The filters work on half spectra with real FFTs (one FFT of the image, one of the padded
+kernel, one inverse FFT per call). An ``otf`` given in full is used through its Hermitian part
+(:func:`deblurkit.otf.half_spectrum`), the part that acts on real images, so blurring with
+:func:`deblurkit.otf.apply_transfer` and restoring with the same ``otf`` are exact inverses on
+even grids as on odd ones.
+
 Unlike ``skimage.restoration.wiener`` (a constrained-least-squares filter with a Laplacian
 regulariser unless ``reg`` is given, whose output is clipped to [-1, 1]), :func:`wiener_filter`
 here is the textbook constant-NSR Wiener filter and never clips.
@@ -16,16 +22,42 @@ from __future__ import annotations
 import numpy as np
 
 from . import _validate
-from .otf import apply_transfer, laplacian_otf, psf_to_otf
+from .otf import _apply_half, _hermitian_half, frequency_grid, psf_to_half_otf
 
 
 def _transfer(blurred, psf, otf) -> tuple[np.ndarray, np.ndarray]:
+    """The validated image and the half-spectrum ``(H, W // 2 + 1)`` of its transfer function."""
     img = _validate.image(blurred, "blurred")
     if (psf is None) == (otf is None):
         raise ValueError("give exactly one of psf or otf")
     if otf is None:
-        return img, psf_to_otf(psf, img.shape[:2])
-    return img, _validate.transfer(otf, "otf", img.shape[:2])
+        return img, psf_to_half_otf(psf, img.shape[:2])
+    return img, _hermitian_half(_validate.transfer(otf, "otf", img.shape[:2]))
+
+
+def _power(h: np.ndarray) -> np.ndarray:
+    """``|h|^2`` without the square root of ``abs``."""
+    return h.real * h.real + h.imag * h.imag
+
+
+def _regularised_inverse(h: np.ndarray, penalty) -> np.ndarray:
+    """``conj(h) / (|h|^2 + penalty)``, 0 where the denominator is 0."""
+    denom = _power(h)
+    denom += penalty
+    filt = np.conj(h)
+    if np.all(denom > 0):
+        filt /= denom
+    else:
+        np.divide(filt, denom, out=filt, where=denom > 0)
+        filt[denom <= 0] = 0
+    return filt
+
+
+def _laplacian_power_half(shape: tuple[int, int]) -> np.ndarray:
+    """``|P|^2`` of the Laplacian OTF on the ``u >= 0`` columns (real and even, so no mirror needed)."""
+    u, v = frequency_grid(shape)
+    u = u[:, : shape[1] // 2 + 1]
+    return ((2 * np.cos(2 * np.pi * u) - 2) + (2 * np.cos(2 * np.pi * v) - 2)) ** 2
 
 
 def inverse_filter(blurred, psf=None, *, otf=None) -> np.ndarray:
@@ -36,10 +68,7 @@ def inverse_filter(blurred, psf=None, *, otf=None) -> np.ndarray:
     without limit. That is the point of showing it.
     """
     img, h = _transfer(blurred, psf, otf)
-    inv = np.zeros_like(h)
-    nz = h != 0
-    inv[nz] = 1.0 / h[nz]
-    return apply_transfer(img, inv)
+    return _apply_half(img, _regularised_inverse(h, 0.0))
 
 
 def pseudo_inverse_filter(blurred, psf=None, *, otf=None, threshold: float = 0.1) -> np.ndarray:
@@ -48,14 +77,24 @@ def pseudo_inverse_filter(blurred, psf=None, *, otf=None, threshold: float = 0.1
     Parameters
     ----------
     threshold : float
-        Cut-off on ``|H|`` in (0, 1]; frequencies whose gain is at or below it are dropped.
+        Cut-off on ``|H|``, > 0 and below the largest gain ``max |H|`` (1 for a normalised
+        kernel); frequencies whose gain is at or below it are dropped.
+
+    Raises
+    ------
+    ValueError
+        If ``threshold >= max |H|``: every frequency would be dropped and the result would be 0.
     """
     threshold = _validate.positive_scalar(threshold, "threshold")
     img, h = _transfer(blurred, psf, otf)
+    power = _power(h)
+    peak = float(np.sqrt(power.max()))
+    if threshold >= peak:
+        raise ValueError(f"threshold={threshold} must be below the largest gain max|H| = {peak:.6g}: every frequency would be dropped")
+    keep = power > threshold**2
     inv = np.zeros_like(h)
-    keep = np.abs(h) > threshold
-    inv[keep] = 1.0 / h[keep]
-    return apply_transfer(img, inv)
+    inv[keep] = np.conj(h[keep]) / power[keep]
+    return _apply_half(img, inv)
 
 
 def wiener_filter(blurred, psf=None, *, otf=None, nsr: float) -> np.ndarray:
@@ -68,11 +107,7 @@ def wiener_filter(blurred, psf=None, *, otf=None, nsr: float) -> np.ndarray:
     """
     nsr = _validate.positive_scalar(nsr, "nsr", allow_zero=True)
     img, h = _transfer(blurred, psf, otf)
-    denom = np.abs(h) ** 2 + nsr
-    filt = np.zeros_like(h)
-    nz = denom > 0
-    filt[nz] = np.conj(h[nz]) / denom[nz]
-    return apply_transfer(img, filt)
+    return _apply_half(img, _regularised_inverse(h, nsr))
 
 
 def cls_filter(blurred, psf=None, *, otf=None, gamma: float) -> np.ndarray:
@@ -88,11 +123,7 @@ def cls_filter(blurred, psf=None, *, otf=None, gamma: float) -> np.ndarray:
     """
     gamma = _validate.positive_scalar(gamma, "gamma", allow_zero=True)
     img, h = _transfer(blurred, psf, otf)
-    denom = np.abs(h) ** 2 + gamma * np.abs(laplacian_otf(img.shape[:2])) ** 2
-    filt = np.zeros_like(h)
-    nz = denom > 0
-    filt[nz] = np.conj(h[nz]) / denom[nz]
-    return apply_transfer(img, filt)
+    return _apply_half(img, _regularised_inverse(h, gamma * _laplacian_power_half(img.shape[:2])))
 
 
 def richardson_lucy(blurred, psf=None, *, otf=None, num_iter: int = 30) -> np.ndarray:
@@ -122,10 +153,10 @@ def richardson_lucy(blurred, psf=None, *, otf=None, num_iter: int = 30) -> np.nd
         raise ValueError("blurred must be non-negative for Richardson-Lucy")
     tiny = 1e-12
     estimate = np.full_like(img, max(float(img.mean()), tiny))
-    adjoint = np.conj(h)
+    adjoint = np.conj(h)  # the flipped kernel h(-x): the adjoint of the blur
     for _ in range(num_iter):
-        predicted = np.maximum(apply_transfer(estimate, h), tiny)
-        estimate = np.maximum(estimate * apply_transfer(img / predicted, adjoint), 0.0)
+        predicted = np.maximum(_apply_half(estimate, h), tiny)
+        estimate = np.maximum(estimate * _apply_half(img / predicted, adjoint), 0.0)
     return estimate
 
 
