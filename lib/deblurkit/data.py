@@ -171,9 +171,7 @@ def resize(image, shape) -> np.ndarray:
     from skimage.transform import resize as _resize
 
     img = _validate.image(image)
-    rows, cols = shape
-    rows = _validate.integer(rows, "shape[0]", minimum=1)
-    cols = _validate.integer(cols, "shape[1]", minimum=1)
+    rows, cols = _validate.shape2(shape, "shape")
     return _resize(img, (rows, cols) + img.shape[2:], anti_aliasing=True, preserve_range=True)
 
 
@@ -185,11 +183,15 @@ def dataset_root(root=None) -> Path:
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
 
 
-def paired_image_files(root, *, sharp: str = "sharp", blurred: str = "defocused_blurred") -> list[tuple[Path, Path]]:
+def paired_image_files(
+    root, *, sharp: str = "sharp", blurred: str = "defocused_blurred", allow_unpaired: bool = False
+) -> list[tuple[Path, Path]]:
     """Pairs ``(sharp_file, blurred_file)`` from a folder with one sub-folder per kind.
 
     Files are paired by the part of their name before the first underscore, the
     convention of the Kaggle blur data set (``0_IPHONE-SE_S.JPG`` with ``0_IPHONE-SE_F.JPG``).
+    Pairing is exact: two files of one folder with the same key are an error (which one was
+    meant cannot be known), and so, unless ``allow_unpaired``, is a file without a partner.
 
     Parameters
     ----------
@@ -197,11 +199,20 @@ def paired_image_files(root, *, sharp: str = "sharp", blurred: str = "defocused_
         Data-set folder holding ``sharp`` and ``blurred`` sub-folders.
     sharp, blurred : str
         Sub-folder names (Kaggle layout: "sharp", "defocused_blurred", "motion_blurred").
+    allow_unpaired : bool
+        Leave out files that have no partner instead of raising.
+
+    Returns
+    -------
+    list of (Path, Path)
+        Sorted by key (numerically for the Kaggle set's numbers).
 
     Raises
     ------
     FileNotFoundError
-        If ``root`` or either sub-folder is missing, naming the path.
+        If ``root`` or either sub-folder is missing, naming the path, or no pair is found.
+    ValueError
+        If a key names two files in one folder, or a file has no partner (unless ``allow_unpaired``).
     """
     root = Path(root)
     dirs = {"sharp": root / sharp, "blurred": root / blurred}
@@ -210,9 +221,24 @@ def paired_image_files(root, *, sharp: str = "sharp", blurred: str = "defocused_
             raise FileNotFoundError(f"{label} folder not found: {d}")
 
     def index(d: Path) -> dict[str, Path]:
-        return {p.name.split("_")[0]: p for p in sorted(d.iterdir()) if p.suffix.lower() in _IMAGE_SUFFIXES}
+        found: dict[str, list[Path]] = {}
+        for p in sorted(d.iterdir()):
+            if p.suffix.lower() in _IMAGE_SUFFIXES:
+                found.setdefault(p.name.split("_")[0], []).append(p)
+        clashes = {k: [p.name for p in v] for k, v in found.items() if len(v) > 1}
+        if clashes:
+            shown = "; ".join(f"{k!r}: {', '.join(v)}" for k, v in sorted(clashes.items())[:5])
+            raise ValueError(f"files in {d} share a pairing key (the name before the first '_'): {shown}")
+        return {k: v[0] for k, v in found.items()}
 
     s, b = index(dirs["sharp"]), index(dirs["blurred"])
+    unpaired = sorted(s.keys() ^ b.keys(), key=lambda k: (len(k), k))
+    if unpaired and not allow_unpaired:
+        names = [(s.get(k) or b.get(k)).name for k in unpaired[:5]]
+        raise ValueError(
+            f"{len(unpaired)} file(s) under {root} have no partner, e.g. {', '.join(names)}; "
+            "pass allow_unpaired=True to leave them out"
+        )
     keys = sorted(set(s) & set(b), key=lambda k: (len(k), k))
     if not keys:
         raise FileNotFoundError(f"no image pairs found under {root} ({sharp}/ and {blurred}/ share no names)")

@@ -3,8 +3,11 @@
 Conventions used throughout the book
 ------------------------------------
 * A PSF is a 2-D ``float64`` array that is non-negative and sums to 1.
-* Its **origin** (zero displacement) is the array centre, index ``(size // 2, size // 2)``;
-  sizes are odd. :func:`deblurkit.otf.psf_to_otf` relies on this.
+* Its **origin** (zero displacement) is the array centre, index ``(rows // 2, cols // 2)``;
+  both sides are odd. :func:`deblurkit.otf.psf_to_otf` relies on this (and refuses even sides).
+* Path kernels (linear motion, acceleration, camera shake) are sized by their extent in each
+  direction, so a horizontal path gives a wide, short kernel; ``size`` may be one odd int
+  (a square) or an odd pair ``(rows, cols)``.
 * Displacements are in pixels. ``x`` grows to the right (columns), ``y`` grows **down**
   (rows), as in an image array. Angles are in degrees, counter-clockwise as seen on screen.
 * Symmetric kernels (motion, disk, Gaussian) and camera-shake kernels have their centroid
@@ -15,6 +18,7 @@ Conventions used throughout the book
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -28,6 +32,7 @@ DEFAULT_EXPOSURE = 5.0
 
 def _odd_size(size, name: str, minimum_extent: float) -> int:
     """Validate an explicit odd ``size`` or derive the smallest odd one holding ``minimum_extent``."""
+    minimum_extent = max(0.0, minimum_extent - 1e-9)  # cos(90 degrees) is 6e-17, not 0
     if size is None:
         half = int(math.ceil(minimum_extent)) + 1
         return 2 * half + 1
@@ -42,8 +47,27 @@ def _odd_size(size, name: str, minimum_extent: float) -> int:
     return size
 
 
-def splat_points(x, y, size: int, weights=None) -> np.ndarray:
-    """Rasterise weighted points onto a ``size`` x ``size`` grid with bilinear weights.
+def _odd_shape(size, name: str, extent_x: float, extent_y: float) -> tuple[int, int]:
+    """``(rows, cols)`` from ``size`` (None, an odd int, or an odd pair) holding the given extents."""
+    if size is None or isinstance(size, (numbers.Integral, np.integer)) or not hasattr(size, "__len__"):
+        if size is None:
+            return _odd_size(None, name, extent_y), _odd_size(None, name, extent_x)
+        side = _odd_size(size, name, max(extent_x, extent_y))
+        return side, side
+    rows, cols = _validate.shape2(size, name)
+    return _odd_size(rows, f"{name}[0]", extent_y), _odd_size(cols, f"{name}[1]", extent_x)
+
+
+def _normalised(grid: np.ndarray, what: str) -> np.ndarray:
+    """``grid / grid.sum()``, or a clear error if that would not be a finite, non-negative kernel."""
+    total = grid.sum()
+    if not np.isfinite(total) or total <= 0 or not np.all(np.isfinite(grid)):
+        raise ValueError(f"{what}: the kernel could not be normalised (sum {total!r}); the parameters are out of numerical range")
+    return grid / total
+
+
+def splat_points(x, y, size, weights=None) -> np.ndarray:
+    """Rasterise weighted points onto an odd ``size`` x ``size`` (or ``(rows, cols)``) grid with bilinear weights.
 
     Bilinear splatting keeps the total weight and the first moments (centroid) of the
     points exactly, which is why every path-shaped kernel here is built with it.
@@ -52,39 +76,43 @@ def splat_points(x, y, size: int, weights=None) -> np.ndarray:
     ----------
     x, y : array_like, shape (n,)
         Point displacements from the array centre in pixels (x right, y down).
-    size : int
-        Odd side length of the output grid.
+    size : int or (int, int)
+        Side length of a square output grid, or its ``(rows, cols)``.
     weights : array_like, shape (n,), optional
         Non-negative weight per point; equal weights when omitted.
 
     Returns
     -------
-    ndarray, shape (size, size)
+    ndarray, shape (size, size) or (rows, cols)
         The accumulated weights (not normalised).
     """
     x = _validate.array(x, "x", ndim=1)
     y = _validate.array(y, "y", ndim=1)
     if x.shape != y.shape:
         raise ValueError(f"x and y must have the same shape, got {x.shape} and {y.shape}")
-    size = _validate.integer(size, "size", minimum=1)
+    if hasattr(size, "__len__"):
+        n_rows, n_cols = _validate.shape2(size, "size")
+    else:
+        n_rows = n_cols = _validate.integer(size, "size", minimum=1)
     w = np.ones_like(x) if weights is None else _validate.array(weights, "weights", ndim=1)
     if w.shape != x.shape:
         raise ValueError(f"weights must have shape {x.shape}, got {w.shape}")
     if np.any(w < 0):
         raise ValueError("weights must be non-negative")
-    centre = size // 2
-    cols = x + centre
-    rows = y + centre
-    if cols.min() < 0 or rows.min() < 0 or cols.max() > size - 1 or rows.max() > size - 1:
-        raise ValueError(f"size={size} is too small for points reaching {max(np.abs(x).max(), np.abs(y).max()):.2f} px")
+    cols = x + n_cols // 2
+    rows = y + n_rows // 2
+    if cols.min() < 0 or rows.min() < 0 or cols.max() > n_cols - 1 or rows.max() > n_rows - 1:
+        raise ValueError(
+            f"size={size} is too small for points reaching {np.abs(x).max():.2f} px in x and {np.abs(y).max():.2f} px in y"
+        )
     c0 = np.floor(cols).astype(int)
     r0 = np.floor(rows).astype(int)
     fc = cols - c0
     fr = rows - r0
     # Points exactly on the last row/column have zero weight on the neighbour outside.
-    c1 = np.minimum(c0 + 1, size - 1)
-    r1 = np.minimum(r0 + 1, size - 1)
-    grid = np.zeros((size, size))
+    c1 = np.minimum(c0 + 1, n_cols - 1)
+    r1 = np.minimum(r0 + 1, n_rows - 1)
+    grid = np.zeros((n_rows, n_cols))
     np.add.at(grid, (r0, c0), w * (1 - fr) * (1 - fc))
     np.add.at(grid, (r0, c1), w * (1 - fr) * fc)
     np.add.at(grid, (r1, c0), w * fr * (1 - fc))
@@ -100,7 +128,7 @@ def delta_psf(size: int = 1) -> np.ndarray:
     return out
 
 
-def linear_motion_psf(length: float, angle: float, *, size: int | None = None) -> np.ndarray:
+def linear_motion_psf(length: float, angle: float, *, size=None) -> np.ndarray:
     """Uniform linear motion blur: a segment of ``length`` pixels at ``angle`` degrees.
 
     The continuous kernel is ``1/L`` on a segment of length ``L`` centred on the origin
@@ -113,23 +141,26 @@ def linear_motion_psf(length: float, angle: float, *, size: int | None = None) -
         Distance travelled during the exposure in pixels, >= 0 (0 gives a delta).
     angle : float
         Direction of motion in degrees, counter-clockwise from the +x axis on screen.
-    size : int, optional
-        Odd side length; by default the smallest that holds the segment.
+    size : int or (int, int), optional
+        Odd side length, or odd ``(rows, cols)``; by default the smallest that holds the
+        segment in each direction.
     """
     length = _validate.positive_scalar(length, "length", allow_zero=True)
     angle = _validate.real_scalar(angle, "angle")
     theta = math.radians(angle)
     half = length / 2
-    size = _odd_size(size, "size", half * max(abs(math.cos(theta)), abs(math.sin(theta))))
+    shape = _odd_shape(size, "size", half * abs(math.cos(theta)), half * abs(math.sin(theta)))
     if length == 0:
-        return delta_psf(size)
+        out = np.zeros(shape)
+        out[shape[0] // 2, shape[1] // 2] = 1.0
+        return out
     n = max(2, int(math.ceil(length * 16)) + 1)
     s = np.linspace(-half, half, n)
     # Trapezoid weights give the exact uniform density 1/L along the segment.
     w = np.full(n, 1.0)
     w[[0, -1]] = 0.5
-    grid = splat_points(s * math.cos(theta), -s * math.sin(theta), size, w)
-    return grid / grid.sum()
+    grid = splat_points(s * math.cos(theta), -s * math.sin(theta), shape, w)
+    return _normalised(grid, "linear_motion_psf")
 
 
 def disk_psf(radius: float, *, size: int | None = None, oversample: int = 8) -> np.ndarray:
@@ -159,7 +190,7 @@ def disk_psf(radius: float, *, size: int | None = None, oversample: int = 8) -> 
     area = inside.reshape(size, oversample, size, oversample).mean(axis=(1, 3))
     if area.sum() == 0:  # radius far below a pixel: all mass in the centre pixel
         return delta_psf(size)
-    return area / area.sum()
+    return _normalised(area, f"disk_psf(radius={radius})")
 
 
 def gaussian_psf(sigma: float, *, size: int | None = None) -> np.ndarray:
@@ -176,9 +207,10 @@ def gaussian_psf(sigma: float, *, size: int | None = None) -> np.ndarray:
     size = _odd_size(size, "size", 3 * sigma)
     if sigma == 0:
         return delta_psf(size)
-    r = np.arange(size) - size // 2
-    g = np.exp(-(r[:, None] ** 2 + r[None, :] ** 2) / (2 * sigma**2))
-    return g / g.sum()
+    r = (np.arange(size) - size // 2) / sigma  # scaled first: sigma**2 underflows for tiny sigma
+    with np.errstate(over="ignore"):
+        g = np.exp(-0.5 * (r[:, None] ** 2 + r[None, :] ** 2))
+    return _normalised(g, f"gaussian_psf(sigma={sigma})")
 
 
 def acceleration_path(a_x: float, a_y: float, exposure: float = DEFAULT_EXPOSURE, *, samples: int = 4096):
@@ -206,7 +238,7 @@ def acceleration_psf(
     a_y: float,
     exposure: float = DEFAULT_EXPOSURE,
     *,
-    size: int | None = None,
+    size=None,
     samples: int | None = None,
 ) -> np.ndarray:
     """Blur kernel of uniform acceleration from rest during ``0 < t < exposure`` (seed 000).
@@ -216,7 +248,8 @@ def acceleration_psf(
     ``(a_x, a_y)``; the point moves ever faster, so the kernel is densest at the start
     (density along the segment falls as ``1/sqrt(distance)``).
 
-    The origin (t = 0) is the array centre; the kernel occupies one quadrant.
+    The origin (t = 0) is the array centre; the kernel occupies one quadrant. The kernel is
+    sized by the path's extent in each direction: ``a = (8, 0)`` gives 3 rows, not a square.
 
     Parameters
     ----------
@@ -224,21 +257,21 @@ def acceleration_psf(
         Accelerations in pixels per time unit squared (any sign).
     exposure : float
         Exposure time ``T`` in the same time unit, > 0.
-    size : int, optional
-        Odd side length; by default the smallest that holds the path.
+    size : int or (int, int), optional
+        Odd side length, or odd ``(rows, cols)``; by default the smallest that holds the path
+        in each direction.
     samples : int, optional
         Time samples along the path; by default 16 per pixel of path length (at least 256).
     """
     a_x = _validate.real_scalar(a_x, "a_x")
     a_y = _validate.real_scalar(a_y, "a_y")
     exposure = _validate.positive_scalar(exposure, "exposure")
-    reach = 0.5 * max(abs(a_x), abs(a_y)) * exposure**2
-    size = _odd_size(size, "size", reach)
+    shape = _odd_shape(size, "size", 0.5 * abs(a_x) * exposure**2, 0.5 * abs(a_y) * exposure**2)
     if samples is None:
         samples = max(256, int(16 * 0.5 * math.hypot(a_x, a_y) * exposure**2))
     _, x, y = acceleration_path(a_x, a_y, exposure, samples=samples)
-    grid = splat_points(x, y, size)
-    return grid / grid.sum()
+    grid = splat_points(x, y, shape)
+    return _normalised(grid, "acceleration_psf")
 
 
 def random_trajectory(
@@ -312,7 +345,7 @@ def random_trajectory(
     return positions
 
 
-def trajectory_psf(trajectory, *, size: int | None = None, exposure: float = 1.0) -> np.ndarray:
+def trajectory_psf(trajectory, *, size=None, exposure: float = 1.0) -> np.ndarray:
     """Blur kernel of a camera-shake ``trajectory`` exposed for its first ``exposure`` fraction.
 
     Positions are equally weighted (constant speed), rasterised with bilinear weights and
@@ -322,8 +355,9 @@ def trajectory_psf(trajectory, *, size: int | None = None, exposure: float = 1.0
     ----------
     trajectory : array_like of complex, shape (n,)
         Positions ``x + 1j * y`` in pixels, e.g. from :func:`random_trajectory`.
-    size : int, optional
-        Odd side length; by default the smallest that holds the path.
+    size : int or (int, int), optional
+        Odd side length, or odd ``(rows, cols)``; by default the smallest that holds the path
+        in each direction.
     exposure : float
         Fraction of the trajectory seen by the sensor, in (0, 1].
     """
@@ -333,10 +367,9 @@ def trajectory_psf(trajectory, *, size: int | None = None, exposure: float = 1.0
         raise ValueError(f"exposure must be in (0, 1], got {exposure}")
     seen = traj[: max(1, int(round(exposure * traj.size)))]
     seen = seen - seen.mean()
-    reach = max(np.abs(seen.real).max(), np.abs(seen.imag).max())
-    size = _odd_size(size, "size", reach)
-    grid = splat_points(seen.real, seen.imag, size)
-    return grid / grid.sum()
+    shape = _odd_shape(size, "size", float(np.abs(seen.real).max()), float(np.abs(seen.imag).max()))
+    grid = splat_points(seen.real, seen.imag, shape)
+    return _normalised(grid, "trajectory_psf")
 
 
 def psf_centroid(psf) -> tuple[float, float]:

@@ -11,6 +11,7 @@ import random
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -38,8 +39,13 @@ def profile_settings(profile: str, table: dict) -> dict:
         A copy of ``table[profile]``.
     """
     _validate.choice(profile, "profile", set(PROFILES))
+    if not isinstance(table, Mapping):
+        raise TypeError(f"table must be a dict {{profile: {{setting: value}}}}, got {type(table).__name__}")
     if set(table) != set(PROFILES):
         raise ValueError(f"table must have exactly the keys {list(PROFILES)}, got {sorted(table)}")
+    for p in PROFILES:
+        if not isinstance(table[p], Mapping):
+            raise TypeError(f"table[{p!r}] must be a dict of settings, got {type(table[p]).__name__} {table[p]!r}")
     keys = {p: set(table[p]) for p in PROFILES}
     if len({frozenset(k) for k in keys.values()}) != 1:
         raise ValueError(f"table must give the same settings for every profile, got {keys}")
@@ -114,6 +120,9 @@ def atomic_write(path, write) -> Path:
         Destination; its folder is created if missing.
     write : callable
         ``write(tmp_path)`` writes the content to the temporary path it is given.
+
+    The file gets the permissions an ordinary ``open(path, "w")`` would give (``0o666`` less
+    the process umask), not the owner-only ``0o600`` of the temporary file.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -121,11 +130,19 @@ def atomic_write(path, write) -> Path:
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
     return path
+
+
+def _umask() -> int:
+    """The process umask (read by setting and restoring it; there is no portable getter)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def save_torch_checkpoint(state: dict, path) -> Path:

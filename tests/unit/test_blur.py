@@ -3,7 +3,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from scipy import ndimage
+from conftest import l_kernel as conftest_l_kernel
+from scipy import ndimage, signal
 
 from deblurkit import blur, psf
 
@@ -12,17 +13,48 @@ SAME_EXTENSION = {"wrap": "wrap", "reflect": "mirror", "symmetric": "reflect", "
 
 
 @pytest.mark.parametrize("mode", blur.BOUNDARY_MODES)
-def test_blur_matches_direct_convolution_for_every_boundary_mode(mode, camera64):
-    k = psf.linear_motion_psf(7, 35)
-    expected = ndimage.convolve(camera64, k, mode=SAME_EXTENSION[mode], cval=0.0)
-    assert np.allclose(blur.blur(camera64, k, mode=mode), expected, atol=1e-12)
+def test_blur_matches_scipy_ndimage_convolve_for_asymmetric_kernels_and_every_mode(mode, asymmetric_kernel, camera64):
+    # ndimage.convolve is a true convolution (kernel flipped) centred on the middle pixel.
+    expected = ndimage.convolve(camera64, asymmetric_kernel, mode=SAME_EXTENSION[mode], cval=0.0)
+    assert np.allclose(blur.blur(camera64, asymmetric_kernel, mode=mode), expected, atol=1e-12)
+
+
+def test_zero_padded_blur_matches_scipy_signal_fftconvolve(asymmetric_kernel, camera64):
+    expected = signal.fftconvolve(camera64, asymmetric_kernel, mode="same")
+    assert np.allclose(blur.blur(camera64, asymmetric_kernel, mode="constant"), expected, atol=1e-12)
+
+
+def test_circular_blur_matches_fftconvolve_of_the_periodic_extension(asymmetric_kernel, camera64):
+    kh, kw = asymmetric_kernel.shape
+    tiled = np.pad(camera64, ((kh // 2, kh // 2), (kw // 2, kw // 2)), mode="wrap")
+    expected = signal.fftconvolve(tiled, asymmetric_kernel, mode="valid")
+    assert np.allclose(blur.blur(camera64, asymmetric_kernel), expected, atol=1e-12)
+
+
+def test_blurring_an_impulse_draws_the_kernel_the_right_way_round(asymmetric_kernel):
+    # A point light at (20, 20) becomes the kernel itself, with the kernel's centre on the point:
+    # not flipped, not transposed.
+    kh, kw = asymmetric_kernel.shape
+    image = np.zeros((64, 80))
+    image[20, 20] = 1.0
+    out = blur.blur(image, asymmetric_kernel)
+    window = out[20 - kh // 2 : 20 - kh // 2 + kh, 20 - kw // 2 : 20 - kw // 2 + kw]
+    assert np.allclose(window, asymmetric_kernel, atol=1e-12)
+    assert out.sum() == pytest.approx(1.0)
+
+
+def test_a_wide_rectangular_kernel_blurs_like_ndimage(camera64):
+    k = psf.acceleration_psf(2.0, 0.1)
+    assert k.shape[1] > 3 * k.shape[0]
+    expected = ndimage.convolve(camera64, k, mode="wrap")
+    assert np.allclose(blur.blur(camera64, k), expected, atol=1e-12)
 
 
 def test_colour_channels_are_blurred_independently(astronaut32):
-    k = psf.gaussian_psf(1.2)
-    out = blur.blur(astronaut32, k)
+    k = conftest_l_kernel()
+    out = blur.blur(astronaut32, k, mode="reflect")
     for c in range(3):
-        assert np.allclose(out[..., c], blur.blur(astronaut32[..., c], k))
+        assert np.allclose(out[..., c], ndimage.convolve(astronaut32[..., c], k, mode="mirror"), atol=1e-12)
 
 
 def test_circular_blur_preserves_the_mean(camera64):
@@ -60,6 +92,8 @@ def test_noise_has_the_requested_standard_deviation_and_is_reproducible():
         (lambda: blur.blur(np.ones((0, 5)), psf.delta_psf(3)), "image"),
         (lambda: blur.blur(np.full((5, 5), np.nan), psf.delta_psf(3)), "image"),
         (lambda: blur.blur(np.ones((5, 5)), np.full((3, 3), np.inf)), "psf"),
+        (lambda: blur.blur(np.ones((5, 5)), np.ones((2, 3)) / 6), "psf must have odd sides"),
+        (lambda: blur.blur(np.ones((5, 5)), np.ones((3, 4)) / 12), "psf must have odd sides"),
         (lambda: blur.blur(np.ones((5, 5)), psf.delta_psf(3), mode="periodic"), "mode"),
         (lambda: blur.add_gaussian_noise(np.ones((5, 5)), -0.1), "sigma"),
         (lambda: blur.add_gaussian_noise(np.ones((5, 5)), float("nan")), "sigma"),
@@ -67,6 +101,20 @@ def test_noise_has_the_requested_standard_deviation_and_is_reproducible():
 )
 def test_bad_input_raises_value_error_naming_the_parameter(call, name):
     with pytest.raises(ValueError, match=name):
+        call()
+
+
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda: blur.blur(np.ones((5, 5)) * (1 + 1j), psf.delta_psf(3)), "image must be real"),
+        (lambda: blur.blur(np.ones((5, 5)), psf.delta_psf(3).astype(complex)), "psf must be real"),
+        (lambda: blur.blur(np.array([[1.0, None], [0.0, 1.0]], dtype=object), psf.delta_psf(1)), "image .*NoneType"),
+        (lambda: blur.blur([["a", "b"], ["c", "d"]], psf.delta_psf(1)), "image"),
+    ],
+)
+def test_complex_object_and_string_input_is_refused_not_cast(call, name):
+    with pytest.raises(TypeError, match=name):
         call()
 
 

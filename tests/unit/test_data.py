@@ -48,10 +48,28 @@ def test_paired_image_files_follow_the_kaggle_layout(tmp_path):
     for i in (0, 1, 10):
         (tmp_path / "sharp" / f"{i}_PHONE_S.jpg").write_bytes(b"")
         (tmp_path / "defocused_blurred" / f"{i}_PHONE_F.jpg").write_bytes(b"")
-    (tmp_path / "sharp" / "2_PHONE_S.jpg").write_bytes(b"")  # no partner: left out
     pairs = data.paired_image_files(tmp_path)
     assert [p[0].name for p in pairs] == ["0_PHONE_S.jpg", "1_PHONE_S.jpg", "10_PHONE_S.jpg"]
-    assert all(p[1].parent.name == "defocused_blurred" for p in pairs)
+    assert [p[1].name for p in pairs] == ["0_PHONE_F.jpg", "1_PHONE_F.jpg", "10_PHONE_F.jpg"]
+
+
+def test_a_file_without_partner_is_an_error_unless_allowed(tmp_path):
+    for sub in ("sharp", "defocused_blurred"):
+        (tmp_path / sub).mkdir()
+        (tmp_path / sub / "0_PHONE_X.jpg").write_bytes(b"")
+    (tmp_path / "sharp" / "2_PHONE_S.jpg").write_bytes(b"")
+    with pytest.raises(ValueError, match="2_PHONE_S.jpg"):
+        data.paired_image_files(tmp_path)
+    assert len(data.paired_image_files(tmp_path, allow_unpaired=True)) == 1
+
+
+def test_two_files_sharing_a_pairing_key_are_an_error(tmp_path):
+    for sub in ("sharp", "defocused_blurred"):
+        (tmp_path / sub).mkdir()
+        (tmp_path / sub / "0_A.jpg").write_bytes(b"")
+    (tmp_path / "sharp" / "0_B.jpg").write_bytes(b"")
+    with pytest.raises(ValueError, match="0_A.jpg, 0_B.jpg"):
+        data.paired_image_files(tmp_path, allow_unpaired=True)
 
 
 def test_missing_dataset_folder_is_named(tmp_path):
@@ -76,6 +94,8 @@ def test_dataset_root_prefers_the_argument_then_the_environment(monkeypatch, tmp
         (lambda: data.patches(np.ones((10, 10)), 11), "size"),
         (lambda: data.patches(np.ones((10,)), 2), "image"),
         (lambda: data.resize(np.ones((10, 10)), (0, 5)), r"shape\[0\]"),
+        (lambda: data.resize(np.ones((10, 10)), 8), r"shape must be a pair \(rows, cols\), got 8"),
+        (lambda: data.bundled_image(["camera"]), r"name must be one of .*got \['camera'\]"),
     ],
 )
 def test_bad_input_raises_value_error_naming_the_parameter(call, name):

@@ -3,6 +3,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import reference_otf
+
 from deblurkit import otf, psf
 
 
@@ -64,6 +66,38 @@ def test_psf_to_otf_of_a_delta_is_one_and_of_a_symmetric_kernel_is_real():
     assert np.abs(h.imag).max() < 1e-12
 
 
+@pytest.mark.parametrize("shape", [(48, 44), (49, 45)])
+def test_psf_to_otf_of_an_asymmetric_kernel_equals_the_dft_sum(asymmetric_kernel, shape):
+    h = otf.psf_to_otf(asymmetric_kernel, shape)
+    assert np.abs(h.imag).max() > 0.1  # the test means something only for a complex OTF
+    assert np.allclose(h, reference_otf(asymmetric_kernel, shape), atol=1e-12)
+    assert np.allclose(otf.psf_to_half_otf(asymmetric_kernel, shape), h[:, : shape[1] // 2 + 1], atol=1e-12)
+    assert np.allclose(otf.half_spectrum(h), h[:, : shape[1] // 2 + 1], atol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(16, 12), (15, 13), (16, 13)])
+def test_apply_transfer_is_the_real_part_of_the_filtered_spectrum(shape):
+    gen = np.random.default_rng(1)
+    image = gen.uniform(size=shape)
+    transfer = gen.normal(size=shape) + 1j * gen.normal(size=shape)  # no symmetry at all
+    expected = np.real(np.fft.ifft2(np.fft.fft2(image) * transfer))
+    assert np.allclose(otf.apply_transfer(image, transfer), expected, atol=1e-12)
+    colour = gen.uniform(size=shape + (3,))
+    out = otf.apply_transfer(colour, transfer)
+    assert np.allclose(out[..., 1], np.real(np.fft.ifft2(np.fft.fft2(colour[..., 1]) * transfer)), atol=1e-12)
+
+
+def test_the_hermitian_part_of_the_closed_form_differs_only_on_the_nyquist_row_and_column():
+    h = otf.acceleration_otf(1.47, 0.09, 5.0, (16, 16))
+    half = otf.half_spectrum(h)
+    diff = np.abs(half - h[:, :9]) > 1e-12
+    assert diff.any()
+    diff[8, :] = False
+    diff[:, 8] = False
+    assert not diff.any()
+    assert np.allclose(otf.half_spectrum(otf.acceleration_otf(1.47, 0.09, 5.0, (15, 15))), otf.acceleration_otf(1.47, 0.09, 5.0, (15, 15))[:, :8])
+
+
 def test_psf_dft_matches_fft_on_grid_frequencies():
     k = psf.linear_motion_psf(9, 20)
     shape = (24, 20)
@@ -90,6 +124,8 @@ def test_laplacian_otf_matches_fft_of_the_stencil():
         (lambda: otf.rasterised_acceleration_otf(1, 1, 5.0, (8, 8), oversample=0), "oversample"),
         (lambda: otf.psf_to_otf(psf.gaussian_psf(3), (5, 5)), "psf"),
         (lambda: otf.psf_to_otf(-np.ones((3, 3)), (5, 5)), "psf"),
+        (lambda: otf.psf_to_otf(np.ones((4, 4)), (8, 8)), "psf must have odd sides"),
+        (lambda: otf.acceleration_otf(1, 1, 5.0, 8), "shape"),
         (lambda: otf.apply_transfer(np.ones((4, 4)), np.ones((4, 5))), "transfer"),
         (lambda: otf.apply_transfer(np.ones((4, 4, 7)), np.ones((4, 4))), "image"),
     ],

@@ -54,8 +54,28 @@ def test_spectral_estimator_single_image_and_shape_check(sources):
         (lambda s: estimate.SpectralAccelerationEstimator((16, 16), step=3.0), "step"),
         (lambda s: estimate.SpectralAccelerationEstimator((16, 16), step=0.1, refine_step=0.2), "refine_step"),
         (lambda s: estimate.SpectralAccelerationEstimator((16, 16), exposure=-1), "exposure"),
+        (lambda s: estimate.SpectralAccelerationEstimator((1, 1)), r"shape must be at least \(4, 4\)"),
+        (lambda s: estimate.SpectralAccelerationEstimator(16), "shape must be a pair"),
+        (lambda s: estimate.SpectralAccelerationEstimator((16, 16), max_memory_mib=1), "max_memory_mib"),
     ],
 )
 def test_bad_input_raises_value_error_naming_the_parameter(call, name, sources):
     with pytest.raises(ValueError, match=name):
         call(sources)
+
+
+def test_chunked_estimation_gives_the_same_answer_within_a_memory_bound(sources):
+    import tracemalloc
+
+    ds = synthetic.acceleration_blur_dataset(sources, 4, crop_size=64, rng=2)
+    kept = estimate.SpectralAccelerationEstimator((64, 64), step=0.05, refine_step=0.05)
+    tracemalloc.start()
+    try:
+        chunked = estimate.SpectralAccelerationEstimator((64, 64), step=0.05, refine_step=0.05, max_memory_mib=16)
+        result = chunked.estimate(ds["blurred"])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert chunked._model is None and kept._model is not None
+    assert np.array_equal(result, kept.estimate(ds["blurred"]))
+    assert peak < 16 * 2**20

@@ -1,3 +1,5 @@
+import os
+import stat
 import subprocess
 import sys
 
@@ -26,6 +28,24 @@ def test_profile_settings_pick_one_profile_and_copy_it():
 def test_profile_settings_reject_bad_tables(profile, table, name):
     with pytest.raises(ValueError, match=name):
         train.profile_settings(profile, table)
+
+
+@pytest.mark.parametrize(
+    "table, name",
+    [({"smoke": 1, "cpu": 10, "gpu": 100}, r"table\['smoke'\] must be a dict"), ([("cpu", {})], "table must be a dict")],
+)
+def test_profile_settings_reject_tables_that_are_not_dicts_of_dicts(table, name):
+    with pytest.raises(TypeError, match=name):
+        train.profile_settings("cpu", table)
+
+
+def test_atomic_write_gives_the_usual_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        target = train.atomic_write(tmp_path / "m.bin", lambda p: p.write_bytes(b"x"))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
 
 
 def test_seed_everything_returns_a_seeded_generator():
