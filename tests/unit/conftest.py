@@ -29,6 +29,14 @@ def l_kernel() -> np.ndarray:
     return k / k.sum()
 
 
+def square_l_kernel() -> np.ndarray:
+    """A 5x5 L-shaped kernel: square, so that swapping its axes keeps the shape and must be caught by values."""
+    k = np.zeros((5, 5))
+    k[0:4, 1] = [1.0, 1.0, 2.0, 3.0]
+    k[3, 2:5] = [4.0, 2.0, 1.0]
+    return k / k.sum()
+
+
 # Kernels without any mirror symmetry, with complex OTFs: a filter that drops a complex
 # conjugate, flips a kernel or swaps an axis gives a different answer with each of them.
 ASYMMETRIC_KERNELS = {
@@ -36,6 +44,7 @@ ASYMMETRIC_KERNELS = {
     "acceleration_up_left": lambda: psf.acceleration_psf(-0.6, -0.35),
     "trajectory": lambda: psf.trajectory_psf(psf.random_trajectory(3, max_length=12)),
     "L": l_kernel,
+    "L_square": square_l_kernel,
 }
 
 
