@@ -7,8 +7,13 @@
   ``reg`` a unit impulse (constant-NSR Wiener; ``balance=0`` for the inverse filters, which
   scikit-image does not have) or with its default Laplacian ``reg`` (CLS), ``clip=False``.
   scikit-image has no colour axis for ``wiener``; colour is its per-channel loop.
-  Each pair is timed alternately (A, B, A, B, ...) after a warm-up, and the ratio is
-  median(deblurkit) / median(scikit-image): below 1 means deblurkit is faster.
+  The ratio is median(deblurkit) / median(scikit-image) over ``--repeat`` calls after a
+  warm-up: below 1 means deblurkit is faster. It is given twice, because at these sizes the
+  first touch of freshly allocated memory (page faults; glibc returns large blocks to the
+  system and takes them back depending on what ran before) costs as much as the FFTs:
+  "interleaved" alternates the two calls (A, B, A, B, ...), "blocked" runs all of A, then
+  all of B, as ``timeit`` does. Running with fixed allocator thresholds, e.g.
+  ``MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=4294967296``, removes that effect.
 * Blur and kernel construction times.
 """
 
@@ -81,7 +86,8 @@ def main() -> None:
         f"median of {args.repeat}"
     )
     kernel = psf.linear_motion_psf(21, 30)
-    print(f"\n{'restoration':<16}{'size':>6} {'image':<7}{'deblurkit ms':>14}{'skimage ms':>12}{'ratio':>8}")
+    head = f"{'restoration':<16}{'size':>6} {'image':<7}"
+    print(f"\n{head}{'interleaved: deblurkit ms':>27}{'skimage ms':>12}{'ratio':>7}{'blocked: deblurkit ms':>23}{'skimage ms':>12}{'ratio':>7}")
     for size in args.sizes:
         for colour in (False, True):
             image = data.bundled_square("astronaut", size, gray=not colour)
@@ -89,8 +95,13 @@ def main() -> None:
             nsr = restore.estimate_nsr(blurred, 0.01)
             for name, ours, theirs in restoration_pairs(blurred, kernel, nsr):
                 a, b = paired_medians(ours, theirs, args.repeat)
+                a2, b2 = median_time(ours, args.repeat), median_time(theirs, args.repeat)
                 label = "colour" if colour else "grey"
-                print(f"{name:<16}{size:>6} {label:<7}{a * 1e3:>14.2f}{b * 1e3:>12.2f}{a / b:>8.2f}")
+                print(
+                    f"{name:<16}{size:>6} {label:<7}{a * 1e3:>27.2f}{b * 1e3:>12.2f}{a / b:>7.2f}"
+                    f"{a2 * 1e3:>23.2f}{b2 * 1e3:>12.2f}{a2 / b2:>7.2f}",
+                    flush=True,
+                )
 
     image = data.bundled_square("camera", 512)
     rows = [

@@ -77,9 +77,21 @@ def psf_to_otf(psf, shape) -> np.ndarray:
 
 
 def psf_to_half_otf(psf, shape) -> np.ndarray:
-    """The columns ``u >= 0`` of :func:`psf_to_otf`, ``(H, W // 2 + 1)``, from one real FFT."""
+    """The columns ``u >= 0`` of :func:`psf_to_otf`, ``(H, W // 2 + 1)``, with real FFTs.
+
+    Only the kernel's ``h`` rows are transformed along x (a real FFT of an ``(h, W)`` strip);
+    they are then placed at their wrapped row offsets and transformed along y in place, so
+    the only image-sized array made is the result.
+    """
     k = _validate.psf(psf)
-    return scipy.fft.rfft2(_wrapped_kernel(k, _shape2(shape)))
+    rows, cols = _shape2(shape)
+    if k.shape[0] > rows or k.shape[1] > cols:
+        raise ValueError(f"psf of shape {k.shape} does not fit in shape {(rows, cols)}")
+    strip = np.zeros((k.shape[0], cols))
+    strip[:, (np.arange(k.shape[1]) - k.shape[1] // 2) % cols] = k
+    out = np.zeros((rows, cols // 2 + 1), np.complex128)
+    out[(np.arange(k.shape[0]) - k.shape[0] // 2) % rows] = scipy.fft.rfft(strip, axis=1)
+    return scipy.fft.fft(out, axis=0, overwrite_x=True)
 
 
 def half_spectrum(transfer) -> np.ndarray:
@@ -111,7 +123,7 @@ def _apply_half(img: np.ndarray, half: np.ndarray) -> np.ndarray:
     rows, cols = img.shape[:2]
     spectrum = scipy.fft.rfft2(img, axes=(0, 1))
     spectrum *= half if img.ndim == 2 else half[:, :, None]
-    return scipy.fft.irfft2(spectrum, s=(rows, cols), axes=(0, 1))
+    return scipy.fft.irfft2(spectrum, s=(rows, cols), axes=(0, 1), overwrite_x=True)
 
 
 def psf_dft(psf, u, v) -> np.ndarray:
@@ -218,6 +230,10 @@ def acceleration_otf(
     Returns
     -------
     ndarray of complex, shape ``shape``
+        The closed form sampled at ``numpy.fft`` frequencies. On an even grid the Nyquist row
+        and column sample ``-0.5`` cycles/px only, so the array is not Hermitian there; blur and
+        restoration use its Hermitian part (:func:`half_spectrum`), which averages ``+-0.5``,
+        and are exact inverses on even grids as on odd ones.
     """
     a_x = _validate.real_scalar(a_x, "a_x")
     a_y = _validate.real_scalar(a_y, "a_y")

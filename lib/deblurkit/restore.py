@@ -36,21 +36,28 @@ def _transfer(blurred, psf, otf) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _power(h: np.ndarray) -> np.ndarray:
-    """``|h|^2`` without the square root of ``abs``."""
-    return h.real * h.real + h.imag * h.imag
+    """``|h|^2`` as a new real array (one allocation: fresh memory costs page faults at these sizes)."""
+    out = np.abs(h)
+    np.square(out, out=out)
+    return out
 
 
 def _regularised_inverse(h: np.ndarray, penalty) -> np.ndarray:
-    """``conj(h) / (|h|^2 + penalty)``, 0 where the denominator is 0."""
+    """``conj(h) / (|h|^2 + penalty)``, 0 where the denominator is 0; overwrites and returns ``h``.
+
+    ``h`` must be a private array (the half spectrum :func:`_transfer` made for this call).
+    """
     denom = _power(h)
     denom += penalty
-    filt = np.conj(h)
+    np.conj(h, out=h)
     if np.all(denom > 0):
-        filt /= denom
+        h /= denom
     else:
-        np.divide(filt, denom, out=filt, where=denom > 0)
-        filt[denom <= 0] = 0
-    return filt
+        zero = denom <= 0
+        denom[zero] = 1.0
+        h /= denom
+        h[zero] = 0
+    return h
 
 
 def _laplacian_power_half(shape: tuple[int, int]) -> np.ndarray:
@@ -91,10 +98,10 @@ def pseudo_inverse_filter(blurred, psf=None, *, otf=None, threshold: float = 0.1
     peak = float(np.sqrt(power.max()))
     if threshold >= peak:
         raise ValueError(f"threshold={threshold} must be below the largest gain max|H| = {peak:.6g}: every frequency would be dropped")
-    keep = power > threshold**2
-    inv = np.zeros_like(h)
-    inv[keep] = np.conj(h[keep]) / power[keep]
-    return _apply_half(img, inv)
+    power[power <= threshold**2] = np.inf  # conj(H) / inf = 0: the dropped frequencies
+    np.conj(h, out=h)
+    h /= power
+    return _apply_half(img, h)
 
 
 def wiener_filter(blurred, psf=None, *, otf=None, nsr: float) -> np.ndarray:
