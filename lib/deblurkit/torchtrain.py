@@ -337,7 +337,7 @@ def linear_decay_lambda(total_steps: int, constant_fraction: float = 0.5):
     constant_fraction = _validate.real_scalar(constant_fraction, "constant_fraction")
     if not 0 <= constant_fraction <= 1:
         raise ValueError(f"constant_fraction must be in [0, 1], got {constant_fraction}")
-    start = int(round(constant_fraction * total_steps))
+    start = round(constant_fraction * total_steps)
 
     def factor(step: int) -> float:
         if step < start:

@@ -1,0 +1,211 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from deblurkit import deblurgan as dg  # noqa: E402
+from deblurkit import torchtrain  # noqa: E402
+
+TINY = {"steps": 2, "batch": 2, "crop": 32, "ngf": 4, "n_blocks": 1, "ndf": 4, "max_shake": 5.0, "image_scale": 0.25}
+
+
+def by_hand_generator_parameters(ngf=64, n_blocks=9):
+    """k*k*c_in*c_out + c_out per convolution, from the paper's Figure 3 layer list."""
+    convs = [(7, 3, ngf), (3, ngf, 2 * ngf), (3, 2 * ngf, 4 * ngf)]
+    convs += [(3, 4 * ngf, 4 * ngf)] * (2 * n_blocks)
+    convs += [(3, 4 * ngf, 2 * ngf), (3, 2 * ngf, ngf), (7, ngf, 3)]
+    return sum(k * k * i * o + o for k, i, o in convs)
+
+
+def test_paper_networks_have_the_paper_parameter_counts():
+    assert torchtrain.count_parameters(dg.Generator()) == 11_378_179 == by_hand_generator_parameters()
+    assert torchtrain.count_parameters(dg.Critic()) == 2_764_737
+    assert torchtrain.count_parameters(dg.Generator(16, 3)) == by_hand_generator_parameters(16, 3)
+
+
+def test_critic_maps_256_pixels_to_35_by_35_patch_scores():
+    assert dg.Critic(8)(torch.zeros(2, 3, 256, 256)).shape == (2, 1, 35, 35)
+
+
+@pytest.mark.parametrize("shape", [(64, 64), (250, 333), (33, 18)])
+def test_generator_output_has_the_input_shape_and_range(shape):
+    g = dg.Generator(4, 1).eval()
+    x = torch.rand(1, 3, *shape) * 2 - 1
+    y = g(x)
+    assert y.shape == x.shape and y.min() >= -1 and y.max() <= 1
+
+
+def test_zero_weights_make_the_generator_the_identity():
+    g = dg.Generator(4, 2)
+    for p in g.parameters():
+        torch.nn.init.zeros_(p)
+    x = torch.rand(1, 3, 37, 41) * 2 - 1
+    assert torch.equal(g.eval()(x), x)
+
+
+def test_generator_rejects_bad_input_and_arguments():
+    with pytest.raises(ValueError, match=r"blurred must have shape \(N, 3, H, W\)"):
+        dg.Generator(4, 1)(torch.zeros(1, 1, 8, 8))
+    with pytest.raises(ValueError, match="dropout"):
+        dg.Generator(dropout=1.0)
+    with pytest.raises(ValueError, match="ngf"):
+        dg.Generator(ngf=0)
+
+
+def test_vgg_layers_carry_torchvision_indices_and_load_its_state_dict(tmp_path):
+    vgg = dg.VGG19Conv33()
+    assert [i for i, m in enumerate(vgg.features) if isinstance(m, torch.nn.Conv2d)] == [0, 2, 5, 7, 10, 12, 14]
+    assert isinstance(vgg.features[-1], torch.nn.Conv2d)  # conv3_3 before its ReLU
+    # a torchvision-style state dict: "features.<i>.weight", classifier keys ignored
+    fake = {f"features.{k}": v.clone().normal_() for k, v in vgg.features.state_dict().items()}
+    fake["classifier.0.weight"] = torch.zeros(1)
+    torch.save(fake, tmp_path / "vgg19.pth")
+    loaded = dg.VGG19Conv33().load_torchvision_weights(tmp_path / "vgg19.pth")
+    assert torch.equal(loaded.features[14].weight, fake["features.14.weight"])
+    torch.save({"x": torch.zeros(1)}, tmp_path / "other.pth")
+    with pytest.raises(ValueError, match="not a torchvision vgg19"):
+        dg.VGG19Conv33().load_torchvision_weights(tmp_path / "other.pth")
+
+
+def test_content_loss_never_switches_silently(tmp_path, monkeypatch):
+    monkeypatch.delenv(dg.VGG19_ENV, raising=False)
+    monkeypatch.setenv("DEBLURKIT_HOME", str(tmp_path))
+    assert dg.default_content_loss() == "pixel-l1"
+    with pytest.raises(FileNotFoundError, match="needs VGG19 ImageNet weights"):
+        dg.ContentLoss("perceptual")
+    a, b = torch.zeros(1, 3, 8, 8), torch.full((1, 3, 8, 8), 0.5)
+    assert float(dg.ContentLoss("pixel-l1")(a, b)) == pytest.approx(0.5)
+    vgg = dg.VGG19Conv33()
+    torch.save({f"features.{k}": v for k, v in vgg.features.state_dict().items()}, tmp_path / "w.pth")
+    monkeypatch.setenv(dg.VGG19_ENV, str(tmp_path / "w.pth"))
+    assert dg.default_content_loss() == "perceptual"
+    assert float(dg.ContentLoss("perceptual")(a, a)) == 0.0
+
+
+def test_critic_loss_penalises_gradient_norms_away_from_one():
+    # D(x) = mean of c * x over pixels: its gradient norm is |c| / sqrt(n) for every input
+    class Linear(torch.nn.Module):
+        def __init__(self, c):
+            super().__init__()
+            self.c = c
+
+        def forward(self, x):
+            return (self.c * x).flatten(1).mean(dim=1, keepdim=True)[..., None, None]
+
+    real, fake = torch.ones(2, 3, 4, 4), torch.zeros(2, 3, 4, 4)
+    n = 3 * 4 * 4
+    loss, w = dg.critic_loss(Linear(float(np.sqrt(n))), real, fake, gp_weight=10.0)
+    assert w == pytest.approx(np.sqrt(n)) and float(loss) == pytest.approx(-np.sqrt(n), abs=1e-4)
+    loss, w = dg.critic_loss(Linear(3 * float(np.sqrt(n))), real, fake, gp_weight=10.0)
+    assert float(loss) == pytest.approx(-w + 10 * 4.0, rel=1e-5)  # (3 - 1)^2 = 4
+
+
+def test_shake_data_are_deterministic_blurred_and_in_range():
+    ds = dg.ShakeBlurDataset(["camera", "astronaut"], crop=32, length=4, max_shake=7.0, seed=3, scale=0.25)
+    b1, s1, k1 = ds[1]
+    b2, s2, k2 = ds[1]
+    assert torch.equal(b1, b2) and np.array_equal(k1, k2)
+    assert b1.shape == s1.shape == (3, 32, 32) and -1 <= float(b1.min()) and float(b1.max()) <= 1
+    assert k1.sum() == pytest.approx(1.0) and k1.shape[0] % 2 == 1
+    assert float((b1 - s1).abs().mean()) > 0.01  # blurred differs from sharp
+    ds.set_epoch(1)
+    assert not torch.equal(ds[1][1], s1)
+
+
+def test_shake_blur_is_a_valid_convolution():
+    from scipy.signal import fftconvolve
+
+    rng = np.random.default_rng(0)
+    big = rng.uniform(size=(40, 50))
+    k = dg.random_shake_kernel(rng, max_length=6, size=9)
+    assert np.allclose(dg.shake_blur(big, k), fftconvolve(big, k, mode="valid"), atol=1e-12)
+
+
+def test_gopro_layout_is_paired_exactly(tmp_path):
+    from skimage import io
+
+    for seq in ("GOPR0001", "GOPR0002"):
+        for kind in ("blur", "sharp"):
+            (tmp_path / "train" / seq / kind).mkdir(parents=True)
+            io.imsave(tmp_path / "train" / seq / kind / "000001.png", np.zeros((40, 40, 3), np.uint8), check_contrast=False)
+    pairs = dg.gopro_pairs(tmp_path, "train")
+    assert len(pairs) == 2 and all(b.parent.name == "blur" and s.parent.name == "sharp" and b.name == s.name for b, s in pairs)
+    ds = dg.GoProDataset(tmp_path, crop=32)
+    assert ds[0][0].shape == (3, 32, 32)
+    with pytest.raises(FileNotFoundError, match="GoPro folder not found"):
+        dg.gopro_pairs(tmp_path, "test")
+    io.imsave(tmp_path / "train" / "GOPR0001" / "blur" / "000002.png", np.zeros((40, 40, 3), np.uint8), check_contrast=False)
+    with pytest.raises(ValueError, match="has no sharp twin"):
+        dg.gopro_pairs(tmp_path, "train")
+
+
+def test_training_runs_and_a_resumed_run_continues_the_same_curve(tmp_path, monkeypatch):
+    settings = dict(profile="smoke", **{**TINY, "steps": 4}, validate_every=2, validation_count=2)
+    straight = dg.train(dg.TrainConfig(**settings), progress=False)
+    assert all(np.isfinite(straight["history"]["content"])) and len(straight["history"]["val_psnr"]) == 2
+
+    class Interrupted(Exception):
+        pass
+
+    save = torchtrain.save_checkpoint
+
+    def save_then_crash(path, **kw):
+        save(path, **kw)
+        raise Interrupted
+
+    config = dg.TrainConfig(**settings, checkpoint=str(tmp_path / "g.pt"), checkpoint_every=2)
+    monkeypatch.setattr(torchtrain, "save_checkpoint", save_then_crash)
+    with pytest.raises(Interrupted):
+        dg.train(config, progress=False)  # dies right after writing the checkpoint of step 2
+    monkeypatch.setattr(torchtrain, "save_checkpoint", save)
+    resumed = dg.train(config, resume=True, progress=False)
+    assert resumed["steps"] == 4
+    assert resumed["history"]["content"] == straight["history"]["content"]
+    for a, b in zip(resumed["generator"].parameters(), straight["generator"].parameters()):
+        assert torch.equal(a, b)
+
+
+def test_two_processes_end_with_identical_weights(tmp_path):
+    """torchrun with 2 CPU processes (gloo): DDP keeps the replicas equal, losses stay finite."""
+    out = tmp_path / "ddp.pt"
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import sys, torch\n"
+        "from deblurkit import deblurgan as dg\n"
+        f"cfg = dg.TrainConfig(profile='smoke', **{TINY!r}, validate_every=2, validation_count=2, device='cpu')\n"
+        "r = dg.train(cfg, progress=False)\n"
+        "import os, numpy as np\n"
+        "assert all(np.isfinite(r['history']['content'])) and r['world_size'] == 2\n"
+        f"torch.save(r['generator'].state_dict(), r'{out}' + os.environ['RANK'])\n"
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "DEBLURKIT_QUIET": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script)]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    a, b = torch.load(f"{out}0"), torch.load(f"{out}1")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    untrained = dg.Generator(TINY["ngf"], TINY["n_blocks"]).state_dict()
+    assert any(not torch.equal(a[k], untrained[k]) for k in a)
+
+
+def test_command_line_deblurs_any_size_and_reports_bad_paths(tmp_path):
+    from skimage import io
+
+    ckpt = tmp_path / "g.pt"
+    cfg = dg.TrainConfig(profile="smoke", **TINY, validate_every=2, validation_count=2, checkpoint=str(ckpt))
+    dg.train(cfg, progress=False)
+    io.imsave(tmp_path / "in.png", (np.random.default_rng(0).uniform(size=(45, 61, 3)) * 255).astype(np.uint8), check_contrast=False)
+    assert dg._main(["deblur", str(tmp_path / "in.png"), str(tmp_path / "out.png"), "--checkpoint", str(ckpt)]) == 0
+    assert io.imread(tmp_path / "out.png").shape == (45, 61, 3)
+    assert dg._main(["deblur", str(tmp_path / "missing.png"), str(tmp_path / "o.png"), "--checkpoint", str(ckpt)]) == 2
+    (tmp_path / "bad.png").write_text("not an image")
+    assert dg._main(["deblur", str(tmp_path / "bad.png"), str(tmp_path / "o.png"), "--checkpoint", str(ckpt)]) == 2
+    torchtrain.save_checkpoint(tmp_path / "lin.pt", models={"generator": torch.nn.Linear(2, 2)},
+                               metadata=torchtrain.checkpoint_metadata(chapter="x", profile="smoke", seed=0, steps=0, wall_seconds=0,
+                                                                       device="cpu", architecture={"generator": {"ngf": 4, "n_blocks": 2, "dropout": 0.5}}))
+    assert dg._main(["deblur", str(tmp_path / "in.png"), str(tmp_path / "o.png"), "--checkpoint", str(tmp_path / "lin.pt")]) == 2
