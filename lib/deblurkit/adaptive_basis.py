@@ -84,6 +84,10 @@ class AdaptiveBasisNet(nn.Module):
         ``K``, one of 5, 9, 17, 33 (paper: 33).
     base : int
         Width of the first level, >= 1; level widths are base x (1, 1, 2, 4, 8, 16) (paper: 64).
+    init : {"he", "default"}
+        Weight initialisation: He (Kaiming-normal for LeakyReLU, zero biases), or PyTorch's
+        default, under which the ~30 plain layers to the kernels' logits shrink the signal so
+        much that the kernels barely depend on the input (see :func:`input_sensitivity`).
 
     Notes
     -----
@@ -92,8 +96,9 @@ class AdaptiveBasisNet(nn.Module):
     (N, B, H, W)``, both from softmaxes computed in float32.
     """
 
-    def __init__(self, in_channels: int = 1, basis: int = 25, kernel_size: int = 33, base: int = 64) -> None:
+    def __init__(self, in_channels: int = 1, basis: int = 25, kernel_size: int = 33, base: int = 64, *, init: str = "he") -> None:
         super().__init__()
+        _validate.choice(init, "init", {"he", "default"})
         in_channels = _validate.integer(in_channels, "in_channels", minimum=1)
         if in_channels not in (1, 3):
             raise ValueError(f"in_channels must be 1 or 3, got {in_channels}")
@@ -122,6 +127,11 @@ class AdaptiveBasisNet(nn.Module):
         c = kernel_out[-1]
         # a 2x2 convolution with padding 1 turns 2**n into 2**n + 1 = K
         self.kernel_end = nn.Sequential(*_conv(c, c, 2, 1), *_conv(c, c), nn.Conv2d(c, self.basis, 3, padding=1))
+        if init == "he":
+            for m in self.modules():
+                if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+                    nn.init.kaiming_normal_(m.weight, a=0.01, nonlinearity="leaky_relu")
+                    nn.init.zeros_(m.bias)
 
     def forward(self, x):
         if x.ndim != 4 or x.shape[-1] % 2**DEPTH or x.shape[-2] % 2**DEPTH:
@@ -146,6 +156,25 @@ class AdaptiveBasisNet(nn.Module):
             m = up(m, skip)
         weights = torch.softmax(self.mask_end(m).float(), dim=1)
         return kernels, weights
+
+
+@torch.no_grad()
+def input_sensitivity(model: AdaptiveBasisNet, images) -> float:
+    """How much the kernels' logits depend on the input: their standard deviation across a batch
+    of ``images`` (N >= 2), averaged over entries, relative to their overall standard deviation.
+
+    Near 0, every image gets the same kernels (the network cannot learn to tell blurs apart).
+    """
+    if images.shape[0] < 2:
+        raise ValueError(f"images must hold at least 2 images, got {tuple(images.shape)}")
+    captured = {}
+    handle = model.kernel_end.register_forward_hook(lambda mod, args, out: captured.update(logits=out))
+    try:
+        model(images)
+    finally:
+        handle.remove()
+    logits = captured["logits"].float()
+    return float(logits.std(dim=0).mean() / logits.std().clamp_min(1e-30))
 
 
 def count_parameters(model: nn.Module) -> int:

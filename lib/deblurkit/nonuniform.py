@@ -563,6 +563,7 @@ def nonuniform_blur_example(
     max_length: float | None = None,
     noise_sigma: float = 0.005,
     gamma: float = GAMMA,
+    kernel_bank=None,
 ) -> dict:
     """One synthetic non-uniformly blurred image with its ground truth.
 
@@ -594,6 +595,9 @@ def nonuniform_blur_example(
         Standard deviation of the noise in linear intensity, >= 0.
     gamma : float
         Display gamma, > 0.
+    kernel_bank : array_like, shape (n, K, K), optional
+        Draw the regions' kernels from these ``n >= objects + 1`` kernels (distinct ones per
+        image) instead of drawing fresh trajectories: a narrower task, for small budgets.
 
     Returns
     -------
@@ -621,8 +625,14 @@ def nonuniform_blur_example(
     masks = random_region_masks(img.shape, objects, gen)
     kernels = np.zeros((slots, size, size))
     kernels[:, size // 2, size // 2] = 1.0
-    for c in range(objects + 1):
-        kernels[c] = random_shake_kernel(size, gen, min_length=min_length, max_length=max_length)
+    if kernel_bank is not None:
+        bank = _kernels(kernel_bank, "kernel_bank")
+        if bank.shape[1] != size or len(bank) < objects + 1:
+            raise ValueError(f"kernel_bank must hold at least {objects + 1} kernels of {size}x{size}, got shape {bank.shape}")
+        kernels[: objects + 1] = bank[gen.choice(len(bank), size=objects + 1, replace=False)]
+    else:
+        for c in range(objects + 1):
+            kernels[c] = random_shake_kernel(size, gen, min_length=min_length, max_length=max_length)
     blurred_masks = np.stack([NonUniformBlur(kernels[c : c + 1], np.ones((1, rows, cols)), mode="valid").forward(masks[c]) for c in range(objects + 1)])
     blurred_masks = np.maximum(blurred_masks, 0.0)
     total = blurred_masks.sum(axis=0)
@@ -660,7 +670,7 @@ def nonuniform_blur_dataset(images, count: int, *, crop_size: int, kernel_size: 
         Seed or generator: the same seed gives the same data set.
     **options
         Passed to :func:`nonuniform_blur_example` (``slots``, ``min_length``, ``max_length``,
-        ``noise_sigma``, ``gamma``, ``objects``).
+        ``noise_sigma``, ``gamma``, ``objects``, ``kernel_bank``).
 
     Returns
     -------

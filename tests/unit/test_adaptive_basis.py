@@ -104,3 +104,12 @@ def test_training_lowers_the_losses_and_saves_a_resumable_checkpoint(tmp_path):
         again, train_set, train_set, steps=8, batch_size=4, dist=dist, eval_every=2, checkpoint=path, metadata=meta, resume=True, show_progress=False
     )
     assert resumed["history"]["step"] == [3, 6, 8]
+
+
+def test_he_initialisation_lets_the_kernels_depend_on_the_image():
+    images = torch.from_numpy(np.stack([data.bundled_square(n, 32) for n in ("camera", "coins", "text")])[:, None]).float() - 0.5
+    torch.manual_seed(0)
+    default = ab.input_sensitivity(ab.AdaptiveBasisNet(basis=4, kernel_size=17, base=8, init="default"), images)
+    torch.manual_seed(0)
+    he = ab.input_sensitivity(ab.AdaptiveBasisNet(basis=4, kernel_size=17, base=8), images)
+    assert he > 100 * default

@@ -149,3 +149,12 @@ def test_importing_nonuniform_does_not_import_torch():
 
     code = "import sys, deblurkit.nonuniform; print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+def test_kernels_can_come_from_a_fixed_bank():
+    bank = np.stack([nonuniform.random_shake_kernel(9, i, min_length=3) for i in range(4)])
+    sample = nonuniform.nonuniform_blur_example(np.full((40, 40), 0.5), kernel_size=9, rng=0, objects=2, kernel_bank=bank)
+    used = sample["kernels"][:3]
+    assert all(any(np.array_equal(k, b) for b in bank) for k in used)
+    with pytest.raises(ValueError, match="kernel_bank"):
+        nonuniform.nonuniform_blur_example(np.full((40, 40), 0.5), kernel_size=9, rng=0, objects=2, kernel_bank=bank[:2])
