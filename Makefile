@@ -25,6 +25,7 @@ test: setup
 
 bench: setup
 	$(BIN)/python bench/bench_restore.py
+	$(BIN)/python bench/bench_deblurgan.py
 
 clean:
 	rm -rf _build book/notebooks
