@@ -15,9 +15,12 @@ train     profiles, seeding, device, progress, atomic checkpoints, timing
 plotting  labelled figures of images, kernels and transfer functions
 report    glue computed values into the prose; verdicts on the seeds' claims, computed
 widgets   an ipywidgets explorer whose render function also draws the static figure
+nonuniform per-pixel mixtures of kernels: operator, exact adjoint, Richardson-Lucy(-TV),
+          synthetic non-uniform blur with per-pixel truth (import it by name)
 
 Torch-only modules, imported on demand (never by ``import deblurkit``):
 torchtrain one process or torchrun/DDP, bf16 autocast, resumable checkpoints with metadata
+adaptive_basis the two-head kernel-basis network of Carbajal et al., its losses and training
 
 Importing deblurkit imports no deep-learning framework.
 """

@@ -113,3 +113,12 @@ def test_he_initialisation_lets_the_kernels_depend_on_the_image():
     torch.manual_seed(0)
     he = ab.input_sensitivity(ab.AdaptiveBasisNet(basis=4, kernel_size=17, base=8), images)
     assert he > 100 * default
+
+
+def test_command_line_trains_and_resumes(tmp_path):
+    path = tmp_path / "cli.pt"
+    common = ["--basis", "2", "--kernel-size", "5", "--base", "2", "--crop", "32", "--count", "4", "--val-count", "2", "--batch", "2", "--eval-every", "1", "--device", "cpu", "--profile", "smoke", "--checkpoint", str(path)]
+    first = ab.main([*common, "--steps", "1"])
+    assert first["steps"] == 1 and path.is_file()
+    again = ab.main([*common, "--steps", "2", "--resume"])
+    assert again["history"]["step"] == [1, 2]
