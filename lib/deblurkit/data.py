@@ -176,8 +176,13 @@ def resize(image, shape) -> np.ndarray:
 
 
 def dataset_root(root=None) -> Path:
-    """Folder where external data sets are looked for: ``root``, else ``$DEBLURKIT_DATA``, else ``data/external``."""
-    return Path(root if root is not None else os.environ.get("DEBLURKIT_DATA", "data/external"))
+    """Folder where external data sets are looked for: ``root``, else ``$DEBLURKIT_DATA``, else the
+    book's ``data/external`` (found from ``notebooks/`` too, see :func:`deblurkit.report.artifact_path`)."""
+    from .report import artifact_path
+
+    if root is not None:
+        return Path(root)
+    return Path(os.environ["DEBLURKIT_DATA"]) if os.environ.get("DEBLURKIT_DATA") else artifact_path("external")
 
 
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}

@@ -83,6 +83,15 @@ def test_dataset_root_prefers_the_argument_then_the_environment(monkeypatch, tmp
     assert data.dataset_root("elsewhere").name == "elsewhere"
 
 
+def test_dataset_root_defaults_to_the_books_data_folder_from_a_chapter(monkeypatch, tmp_path):
+    (tmp_path / "_toc.yml").write_text("root: x\n")
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.delenv("DEBLURKIT_DATA", raising=False)
+    monkeypatch.delenv("DEBLURKIT_HOME", raising=False)
+    monkeypatch.chdir(tmp_path / "notebooks")  # where the chapters run
+    assert data.dataset_root() == tmp_path.resolve() / "data" / "external"
+
+
 @pytest.mark.parametrize(
     "call, name",
     [
