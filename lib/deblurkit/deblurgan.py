@@ -672,13 +672,17 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
     steps and at the end. With ``resume`` and an existing checkpoint, training continues from
     it: same weights, optimiser moments, step, schedule, sample order and random state.
 
+    Early stopping on validation: the generator returned (and the one :func:`load_generator`
+    reads) is the one of the validation check with the highest PSNR; the last weights are
+    kept for resuming and returned as ``last_generator``.
+
     Returns
     -------
     dict
-        ``generator`` and ``critic`` (plain modules), ``history`` (lists per step: ``step``,
-        ``critic_loss``, ``wasserstein``, ``content``; per validation: ``val_step``,
-        ``val_psnr``), ``seconds`` (training wall time), ``steps``, ``content_loss`` (the
-        kind used) and ``metadata``.
+        ``generator`` (the best on validation), ``last_generator`` and ``critic`` (plain
+        modules), ``best_step``, ``history`` (lists per step: ``step``, ``critic_loss``,
+        ``wasserstein``, ``content``; per validation: ``val_step``, ``val_psnr``), ``seconds``
+        (training wall time), ``steps`` and ``content_loss`` (the kind used).
     """
     from .train import progress as progress_bar
 
@@ -706,25 +710,26 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
 
     history = {"step": [], "critic_loss": [], "wasserstein": [], "content": [], "val_step": [], "val_psnr": []}
     step, seconds, epoch, position = 0, 0.0, 0, 0
+    best = {"step": 0, "psnr": float("-inf"), "state": None}
     ckpt = Path(config.checkpoint) if config.checkpoint else None
     if resume and ckpt is not None and ckpt.is_file():
         got = torchtrain.load_checkpoint(ckpt, models={"generator": G, "critic": D}, optimisers={"generator": opt_g, "critic": opt_d},
                                          schedulers={"generator": sched_g, "critic": sched_d}, restore_rng=True, map_location=dist.device)
         step, seconds = got["metadata"]["steps"], got["metadata"]["wall_seconds"]
         epoch, position = got["extra"]["epoch"], got["extra"]["position"]
-        history = got["extra"]["history"]
+        history, best = got["extra"]["history"], got["extra"]["best"]
 
     def save():
         if ckpt is None or not dist.is_main:
             return
-        val = {"psnr": history["val_psnr"][-1]} if history["val_psnr"] else {}
+        val = {"psnr": history["val_psnr"][-1], "best_psnr": best["psnr"], "best_step": best["step"]} if history["val_psnr"] else {}
         meta = torchtrain.checkpoint_metadata(chapter=config.chapter, profile=config.profile, seed=config.seed, steps=step,
                                               wall_seconds=seconds, device=dist.device, architecture=config.architecture(),
                                               validation=val, content_loss=config.content_loss, adversarial=config.adversarial,
                                               world_size=dist.world_size, config={k: v for k, v in asdict(config).items() if k != "extra"})
         torchtrain.save_checkpoint(ckpt, models={"generator": G, "critic": D}, optimisers={"generator": opt_g, "critic": opt_d},
                                    schedulers={"generator": sched_g, "critic": sched_d}, metadata=meta,
-                                   extra={"history": history, "epoch": epoch, "position": position})
+                                   extra={"history": history, "epoch": epoch, "position": position, "best": best})
 
     def batches():
         # our own loop over the sampler's indices (no worker processes on 2 cores), so that a
@@ -783,6 +788,9 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
         if dist.is_main and (step % config.validate_every == 0 or step == config.steps):
             history["val_step"].append(step)
             history["val_psnr"].append(batch_psnr(restore_batch(G, val_blurred, device=dist.device), val_sharp))
+            if history["val_psnr"][-1] > best["psnr"]:
+                weights = {k: v.detach().cpu().clone() for k, v in torchtrain.unwrap(G).state_dict().items()}
+                best = {"step": step, "psnr": history["val_psnr"][-1], "state": weights}
         if dist.is_main:
             shown = {"content": f"{history['content'][-1]:.4f}"}
             if config.adversarial:
@@ -794,8 +802,12 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
         if step % config.checkpoint_every == 0 or step == config.steps:
             save()
     bar.close()
+    chosen = Generator(config.ngf, config.n_blocks, config.dropout, config.identity_init)
+    chosen.load_state_dict(best["state"] if best["state"] is not None else torchtrain.unwrap(G).state_dict())
     result = {
-        "generator": torchtrain.unwrap(G),
+        "generator": chosen.to(dist.device),
+        "last_generator": torchtrain.unwrap(G),
+        "best_step": best["step"],
         "critic": torchtrain.unwrap(D),
         "history": history,
         "seconds": seconds,
@@ -809,7 +821,8 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
 
 
 def load_generator(checkpoint, *, device: str = "cpu") -> Generator:
-    """The generator saved in ``checkpoint`` by :func:`train`, rebuilt from its metadata."""
+    """The generator saved in ``checkpoint`` by :func:`train` (the best on validation), rebuilt
+    from its metadata."""
     import json
 
     path = Path(checkpoint)
@@ -820,7 +833,10 @@ def load_generator(checkpoint, *, device: str = "cpu") -> Generator:
     if not arch:
         raise ValueError(f"checkpoint {path} holds no DeblurGAN generator (its metadata names no generator architecture)")
     G = Generator(**arch)
-    torchtrain.load_checkpoint(path, models={"generator": G}, map_location=device)
+    got = torchtrain.load_checkpoint(path, models={"generator": G}, map_location=device)
+    best = got["extra"].get("best", {}).get("state")
+    if best is not None:
+        G.load_state_dict(best)
     return G.to(device).eval()
 
 

@@ -181,7 +181,7 @@ def test_two_processes_end_with_identical_weights(tmp_path):
         "r = dg.train(cfg, progress=False)\n"
         "import os, numpy as np\n"
         "assert all(np.isfinite(r['history']['content'])) and r['world_size'] == 2\n"
-        f"torch.save(r['generator'].state_dict(), r'{out}' + os.environ['RANK'])\n"
+        f"torch.save(r['last_generator'].state_dict(), r'{out}' + os.environ['RANK'])\n"
     )
     env = {**os.environ, "OMP_NUM_THREADS": "1", "DEBLURKIT_QUIET": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script)]
