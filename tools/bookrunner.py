@@ -77,7 +77,19 @@ def execute_notebook(source: Path, *, profile: str, seed: int = 0, output_dir: P
             f"{shown}: cell {exc.cell_index} (execution count {exc.exec_count}) "
             f"raised {exc.ename}: {exc.evalue}"
         ) from None
+    hide_injected_parameters(target)
     return target, time.perf_counter() - start
+
+
+def hide_injected_parameters(executed: Path) -> None:
+    """Tag the cell papermill injects (the run's parameters) ``remove-cell``: the page shows the
+    chapter's own parameters cell once, and says which profile built it from a glued value."""
+    nb = json.loads(executed.read_text())
+    for cell in nb["cells"]:
+        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
+    executed.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
 
 
 def glued_values(executed: Path) -> dict[str, str]:

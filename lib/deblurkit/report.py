@@ -47,6 +47,37 @@ def glue(name: str, value) -> None:
     _glue(name, plain_value(value), display=False)
 
 
+class ChapterClock:
+    """Times a chapter from its first code cell to its last and glues how it was built.
+
+    ``clock = ChapterClock(profile)`` at the top glues ``profile_used``; ``clock.finish()`` at the
+    bottom glues ``chapter_seconds`` (wall-clock seconds) and returns them, so every page can say
+    which profile built it and how long it took.
+    """
+
+    def __init__(self, profile: str) -> None:
+        import time
+
+        from .train import PROFILES
+
+        _validate.choice(profile, "profile", set(PROFILES))
+        self.profile = profile
+        self._start = time.perf_counter()
+        self.seconds = float("nan")
+        glue("profile_used", profile)
+
+    def finish(self) -> float:
+        """Stop the clock, glue ``chapter_seconds`` and return the seconds."""
+        import time
+
+        self.seconds = time.perf_counter() - self._start
+        glue("chapter_seconds", self.seconds)
+        return self.seconds
+
+    def __str__(self) -> str:
+        return f"chapter ran in {self.seconds:.0f} s ({self.profile} profile)"
+
+
 # --------------------------------------------------------------------------------------------
 # Verdicts on the seeds' claims, and sentences that compare methods, computed from numbers.
 

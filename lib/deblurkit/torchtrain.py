@@ -15,18 +15,16 @@ one process group (NCCL on CUDA, gloo on CPU), each takes its own GPU, and model
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import platform
 import random
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from . import __version__, _validate
+from . import _validate, checkpoints
+from .checkpoints import metadata_path, require_checkpoint  # noqa: F401  (part of this module's API)
 from .train import atomic_write
 
 
@@ -146,67 +144,9 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def checkpoint_metadata(
-    *,
-    chapter: str,
-    profile: str,
-    seed: int,
-    steps: int,
-    wall_seconds: float,
-    device,
-    architecture: dict,
-    validation: dict | None = None,
-    **extra,
-) -> dict:
-    """The record saved beside every checkpoint, and checked by :func:`require_checkpoint`.
-
-    Parameters
-    ----------
-    chapter : str
-        Notebook stem of the chapter that trains the model (``"06_deblurgan"``).
-    profile : {"smoke", "cpu", "gpu"}
-        Profile of the run.
-    seed : int
-        Seed of the run.
-    steps : int
-        Optimiser steps done so far.
-    wall_seconds : float
-        Training time so far, in seconds.
-    device : str or torch.device
-        Where it trained.
-    architecture : dict
-        The constructor arguments of the model(s), JSON-serialisable; a loader rebuilds the
-        model from them and a mismatch is caught before any weight is loaded.
-    validation : dict, optional
-        Validation scores, e.g. ``{"psnr": 27.1}``.
-    **extra
-        Anything else worth recording (JSON-serialisable).
-    """
-    from .train import PROFILES
-
-    _validate.choice(profile, "profile", set(PROFILES))
-    record = {
-        "chapter": chapter,
-        "profile": profile,
-        "seed": _validate.integer(seed, "seed", minimum=0),
-        "steps": _validate.integer(steps, "steps", minimum=0),
-        "wall_seconds": float(wall_seconds),
-        "device": str(device),
-        "architecture": dict(architecture),
-        "validation": dict(validation or {}),
-        "deblurkit": __version__,
-        "torch": torch.__version__,
-        "host": platform.node(),
-        "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        **extra,
-    }
-    json.dumps(record)  # fail here, not half-way through a save, if something is not serialisable
-    return record
-
-
-def metadata_path(checkpoint) -> Path:
-    """The JSON metadata file that sits beside ``checkpoint`` (``x.pt`` -> ``x.json``)."""
-    return Path(checkpoint).with_suffix(".json")
+def checkpoint_metadata(**fields) -> dict:
+    """:func:`deblurkit.checkpoints.checkpoint_metadata` with the torch version recorded too."""
+    return checkpoints.checkpoint_metadata(torch=torch.__version__, **fields)
 
 
 def save_checkpoint(
@@ -241,8 +181,7 @@ def save_checkpoint(
     }
     path = Path(path)
     atomic_write(path, lambda tmp: torch.save(state, tmp))
-    text = json.dumps(metadata, indent=1)
-    atomic_write(metadata_path(path), lambda tmp: tmp.write_text(text))
+    checkpoints.write_metadata(path, metadata)
     return path
 
 
@@ -289,38 +228,6 @@ def load_checkpoint(
     if restore_rng:
         set_rng_state(state["rng"])
     return {"metadata": state["metadata"], "extra": state["extra"]}
-
-
-def require_checkpoint(path, *, chapter: str, profile: str, architecture: dict | None = None) -> dict:
-    """The metadata of a checkpoint another chapter trained, or one sentence saying what to run.
-
-    Parameters
-    ----------
-    path : str or Path
-        The checkpoint.
-    chapter : str
-        Notebook stem of the chapter that writes it, named in the error.
-    profile : str
-        The profile the reader is running; a checkpoint of another profile is refused.
-    architecture : dict, optional
-        Expected constructor arguments; refused if the checkpoint's differ.
-
-    Raises
-    ------
-    FileNotFoundError or ValueError
-        One sentence naming ``chapter`` and the profile to run it in.
-    """
-    path = Path(path)
-    todo = f"run notebooks/{chapter}.ipynb in the {profile!r} profile first (make book PROFILE={profile})"
-    meta_file = metadata_path(path)
-    if not path.is_file() or not meta_file.is_file():
-        raise FileNotFoundError(f"no trained model at {path}: {todo}.")
-    meta = json.loads(meta_file.read_text())
-    if meta.get("profile") != profile:
-        raise ValueError(f"the model at {path} was trained in the {meta.get('profile')!r} profile: {todo}.")
-    if architecture is not None and meta.get("architecture") != dict(architecture):
-        raise ValueError(f"the model at {path} has architecture {meta.get('architecture')}, not {architecture}: {todo}.")
-    return meta
 
 
 def count_parameters(model: torch.nn.Module) -> int:

@@ -174,3 +174,58 @@ class Timer:
 
     def __exit__(self, *exc) -> None:
         self.elapsed = time.perf_counter() - self._start
+
+
+def save_keras_model(model, path, *, metadata: dict) -> Path:
+    """Save a Keras model to ``path`` (``.keras``) atomically, with its metadata record beside it.
+
+    Parameters
+    ----------
+    model : keras.Model
+        The trained model.
+    path : str or Path
+        Destination; must end in ``.keras`` (Keras' own format: architecture and weights).
+    metadata : dict
+        From :func:`deblurkit.checkpoints.checkpoint_metadata`; written to ``path`` with ``.json``.
+    """
+    from .checkpoints import write_metadata
+
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ValueError(f"path must end in .keras, got {path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Keras insists on the suffix, so the temporary sibling keeps it.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".keras")
+    os.close(fd)
+    try:
+        model.save(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    write_metadata(path, metadata)
+    return path
+
+
+def load_keras_model(path, *, chapter: str, profile: str, architecture: dict | None = None):
+    """Load a Keras model saved by :func:`save_keras_model`, after checking its metadata record.
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.keras`` file.
+    chapter, profile, architecture
+        As for :func:`deblurkit.checkpoints.require_checkpoint`: a missing model, or one of
+        another profile or architecture, is refused with one sentence naming the chapter to run.
+
+    Returns
+    -------
+    (keras.Model, dict)
+        The model and its metadata record.
+    """
+    from .checkpoints import require_checkpoint
+
+    meta = require_checkpoint(path, chapter=chapter, profile=profile, architecture=architecture)
+    keras = import_keras()
+    return keras.saving.load_model(str(path)), meta

@@ -1,0 +1,124 @@
+"""The metadata record saved beside every trained model, whatever the framework, and the check a
+later chapter makes before it loads one.
+
+A model file ``x.pt`` (torch) or ``x.keras`` (Keras) has its record in ``x.json``: chapter,
+profile, seed, steps, training time, device, constructor arguments and validation scores. The
+side-by-side chapter reads the record first, so a model of another profile or architecture is
+refused with one sentence saying which chapter to run, before any weight is loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from pathlib import Path
+
+from . import _validate
+
+
+def checkpoint_metadata(
+    *,
+    chapter: str,
+    profile: str,
+    seed: int,
+    steps: int,
+    wall_seconds: float,
+    device,
+    architecture: dict,
+    validation: dict | None = None,
+    **extra,
+) -> dict:
+    """The record saved beside every trained model, and checked by :func:`require_checkpoint`.
+
+    Parameters
+    ----------
+    chapter : str
+        Notebook stem of the chapter that trains the model (``"06_deblurgan"``).
+    profile : {"smoke", "cpu", "gpu"}
+        Profile of the run.
+    seed : int
+        Seed of the run, >= 0.
+    steps : int
+        Optimiser steps (or epochs, said in ``extra``) done so far, >= 0.
+    wall_seconds : float
+        Training time so far, in seconds.
+    device : str
+        Where it trained (``"cpu"``, ``"cuda"``).
+    architecture : dict
+        The constructor arguments of the model(s), JSON-serialisable; a loader rebuilds the
+        model from them and a mismatch is caught before any weight is loaded.
+    validation : dict, optional
+        Validation scores, e.g. ``{"psnr": 27.1}``.
+    **extra
+        Anything else worth recording (JSON-serialisable), e.g. framework versions.
+    """
+    from . import __version__
+    from .train import PROFILES
+
+    _validate.choice(profile, "profile", set(PROFILES))
+    if not isinstance(chapter, str) or not chapter.strip():
+        raise ValueError(f"chapter must be a notebook stem such as '06_deblurgan', got {chapter!r}")
+    if not isinstance(architecture, dict):
+        raise TypeError(f"architecture must be a dict of constructor arguments, got {type(architecture).__name__}")
+    record = {
+        "chapter": chapter,
+        "profile": profile,
+        "seed": _validate.integer(seed, "seed", minimum=0),
+        "steps": _validate.integer(steps, "steps", minimum=0),
+        "wall_seconds": float(wall_seconds),
+        "device": str(device),
+        "architecture": dict(architecture),
+        "validation": dict(validation or {}),
+        "deblurkit": __version__,
+        "host": platform.node(),
+        "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        **extra,
+    }
+    json.dumps(record)  # fail here, not half-way through a save, if something is not serialisable
+    return record
+
+
+def metadata_path(checkpoint) -> Path:
+    """The JSON metadata file that sits beside ``checkpoint`` (``x.pt`` or ``x.keras`` -> ``x.json``)."""
+    return Path(checkpoint).with_suffix(".json")
+
+
+def write_metadata(checkpoint, metadata: dict) -> Path:
+    """Write ``metadata`` (from :func:`checkpoint_metadata`) beside ``checkpoint``, atomically."""
+    from .train import atomic_write
+
+    text = json.dumps(metadata, indent=1)
+    return atomic_write(metadata_path(checkpoint), lambda tmp: tmp.write_text(text))
+
+
+def require_checkpoint(path, *, chapter: str, profile: str, architecture: dict | None = None) -> dict:
+    """The metadata of a model another chapter trained, or one sentence saying what to run.
+
+    Parameters
+    ----------
+    path : str or Path
+        The model file.
+    chapter : str
+        Notebook stem of the chapter that writes it, named in the error.
+    profile : str
+        The profile the reader is running; a model of another profile is refused.
+    architecture : dict, optional
+        Expected constructor arguments; refused if the record's differ.
+
+    Raises
+    ------
+    FileNotFoundError or ValueError
+        One sentence naming ``chapter`` and the profile to run it in.
+    """
+    path = Path(path)
+    todo = f"run notebooks/{chapter}.ipynb in the {profile!r} profile first (make book PROFILE={profile})"
+    meta_file = metadata_path(path)
+    if not path.is_file() or not meta_file.is_file():
+        raise FileNotFoundError(f"no trained model at {path}: {todo}.")
+    meta = json.loads(meta_file.read_text())
+    if meta.get("profile") != profile:
+        raise ValueError(f"the model at {path} was trained in the {meta.get('profile')!r} profile: {todo}.")
+    if architecture is not None and meta.get("architecture") != dict(architecture):
+        raise ValueError(f"the model at {path} has architecture {meta.get('architecture')}, not {architecture}: {todo}.")
+    return meta
