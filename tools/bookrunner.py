@@ -11,10 +11,12 @@ stay without outputs. A failing cell stops the run with the notebook, the cell a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -47,8 +49,14 @@ def source_notebooks(only: str | None = None) -> list[Path]:
     return found
 
 
-def execute_notebook(source: Path, *, profile: str, seed: int = 0, output_dir: Path = EXECUTED_DIR) -> tuple[Path, float]:
-    """Run one notebook top to bottom in a fresh ``python3`` kernel; return the output path and seconds."""
+def execute_notebook(
+    source: Path, *, profile: str, seed: int = 0, output_dir: Path = EXECUTED_DIR, progress: dict | None = None
+) -> tuple[Path, float]:
+    """Run one notebook top to bottom in a fresh ``python3`` kernel; return the output path and seconds.
+
+    ``progress``: keyword arguments of a tqdm bar counting executed cells (``desc``, ``file``,
+    ...), or None for no bar.
+    """
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -69,7 +77,7 @@ def execute_notebook(source: Path, *, profile: str, seed: int = 0, output_dir: P
             kernel_name="python3",
             execution_timeout=CELL_TIMEOUT_S[profile],
             cwd=str(SOURCE_DIR),
-            progress_bar=False,
+            progress_bar=progress or False,
         )
     except PapermillExecutionError as exc:
         shown = source.relative_to(ROOT) if source.is_relative_to(ROOT) else source
@@ -135,11 +143,58 @@ def build_book() -> None:
     vendor_mathjax()
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb), "build", str(ROOT), "--all", "--warningiserror", "--keep-going"]
-    result = subprocess.run(cmd, cwd=ROOT, text=True, capture_output=True)
+    result = subprocess.run(cmd, cwd=ROOT, text=True, capture_output=True, check=False)
     if result.returncode != 0:
         log = result.stdout + result.stderr
         warnings = [line for line in log.splitlines() if "WARNING" in line or "ERROR" in line]
         raise RuntimeError("jupyter-book build failed:\n" + "\n".join(warnings[:40] or log.splitlines()[-40:]))
+
+
+@contextlib.contextmanager
+def quiet_stderr():
+    """Send what is written to file descriptor 2 (the kernels' start-up and transport warnings,
+    TensorFlow's chatter) to a temporary log; yield ``(console, log_path)``, ``console`` being
+    the terminal's stderr, for the progress bars. The log is kept for a failure report."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    log = tempfile.NamedTemporaryFile("w", prefix="bookrunner-", suffix=".log", delete=False)  # noqa: SIM115 (closed in finally)
+    os.dup2(log.fileno(), 2)
+    console = os.fdopen(os.dup(saved), "w", buffering=1)
+    try:
+        yield console, Path(log.name)
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        console.close()
+        log.close()
+
+
+def execute_all(
+    sources: list[Path], *, profile: str, seed: int, verbose: bool = False, output_dir: Path = EXECUTED_DIR
+) -> float:
+    """Execute ``sources`` in order with one progress bar per notebook; return the total seconds.
+
+    Unless ``verbose``, kernel and framework chatter on stderr is kept out of the console; if a
+    notebook fails, the last lines of it are printed before the error (notebook, cell, message).
+    """
+    total = 0.0
+    context = contextlib.nullcontext((sys.stderr, None)) if verbose else quiet_stderr()
+    with context as (console, log_path):
+        for k, source in enumerate(sources, 1):
+            bar = {"desc": f"[{k}/{len(sources)}] {source.stem} [{profile}]", "file": console, "mininterval": 1.0}
+            try:
+                _, seconds = execute_notebook(source, profile=profile, seed=seed, output_dir=output_dir, progress=bar)
+            except NotebookFailed:
+                if log_path is not None:
+                    tail = log_path.read_text(errors="replace").splitlines()[-30:]
+                    print("\n".join(["--- last lines on stderr ---", *tail, "---"]), file=console)
+                raise
+            total += seconds
+            print(f"executed {source.name} [{profile}] in {seconds:.1f} s", file=console, flush=True)
+    if log_path is not None:
+        log_path.unlink(missing_ok=True)
+    return total
 
 
 def main(argv=None) -> int:
@@ -148,17 +203,14 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=int(os.environ.get("SEED", "0")))
     parser.add_argument("--only", default=None, help="run only notebooks whose file name starts with this")
     parser.add_argument("--no-build", action="store_true", help="execute the notebooks but do not build the HTML")
+    parser.add_argument("--verbose", action="store_true", help="show the kernels' and frameworks' stderr as it comes")
     args = parser.parse_args(argv)
 
-    total = 0.0
-    for source in source_notebooks(args.only):
-        try:
-            _, seconds = execute_notebook(source, profile=args.profile, seed=args.seed)
-        except NotebookFailed as exc:
-            print(f"FAILED {exc}", file=sys.stderr)
-            return 1
-        total += seconds
-        print(f"executed {source.name} [{args.profile}] in {seconds:.1f} s", flush=True)
+    try:
+        total = execute_all(source_notebooks(args.only), profile=args.profile, seed=args.seed, verbose=args.verbose)
+    except NotebookFailed as exc:
+        print(f"FAILED {exc}", file=sys.stderr)
+        return 1
     print(f"all notebooks: {total:.1f} s")
     if not args.no_build:
         start = time.perf_counter()

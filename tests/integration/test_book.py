@@ -19,7 +19,18 @@ pytestmark = pytest.mark.book
 
 # Values each chapter must glue, so that prose numbers come from computed cells.
 REQUIRED_GLUE = {
-    "00_blur_models.ipynb": {"n_bundled_images", "min_gain_motion", "min_gain_acceleration", "boundary_max_diff"},
+    "00_blur_models.ipynb": {
+        "n_bundled_images",
+        "min_gain_motion",
+        "min_gain_acceleration",
+        "boundary_max_diff",
+        "psnr_inverse_motion_noisy",
+        "psnr_inverse_acceleration_noisy",
+        "inverse_vs_blurred_motion",
+        "inverse_vs_blurred_acceleration",
+        "profile_used",
+        "chapter_seconds",
+    },
     "01_acceleration_otf.ipynb": {
         "otf_max_abs_err",
         "psnr_wiener_known_noisy",
@@ -27,6 +38,15 @@ REQUIRED_GLUE = {
         "psnr_product_cost_diagonal_db",
         "psnr_sensitivity_exact",
         "psnr_sensitivity_01_05",
+        "psnr_inverse_camera_noiseless",
+        "inverse_vs_blurred_noisy",
+        "regularised_ranking",
+        "verdict_h_form",
+        "verdict_product_form",
+        "verdict_known_restores",
+        "verdict_accuracy_critical",
+        "profile_used",
+        "chapter_seconds",
     },
     "02_estimating_acceleration.ipynb": {
         "mae_best_ax",
@@ -131,6 +151,33 @@ def test_a_failing_cell_names_the_notebook_and_the_cell(tmp_path):
     nbformat.write(nb, source)
     with pytest.raises(bookrunner.NotebookFailed, match=r"broken\.ipynb: cell \d+ .*ZeroDivisionError"):
         bookrunner.execute_notebook(source, profile="smoke", output_dir=tmp_path / "out")
+
+
+def _notebook(path, *cells):
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    params = new_code_cell('profile = "cpu"\nseed = 0', metadata={"tags": ["parameters"]})
+    nb = new_notebook(cells=[params, *(new_code_cell(c) for c in cells)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+def test_kernel_chatter_stays_off_the_console_unless_a_notebook_fails(tmp_path, capfd):
+    chatter = 'import os\nos.write(2, b"kernel chatter on stderr\\n")'
+    quiet = _notebook(tmp_path / "quiet.ipynb", chatter, "x = 1")
+    bookrunner.execute_all([quiet], profile="smoke", seed=0, output_dir=tmp_path / "out")
+    err = capfd.readouterr().err
+    assert "kernel chatter" not in err and "quiet" in err  # the progress bar names the notebook
+    executed = json.loads((tmp_path / "out" / "quiet.ipynb").read_text())
+    injected = [c for c in executed["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
+    assert injected and all("remove-cell" in c["metadata"]["tags"] for c in injected)
+
+    broken = _notebook(tmp_path / "broken2.ipynb", chatter, "1 / 0")
+    with pytest.raises(bookrunner.NotebookFailed, match="ZeroDivisionError"):
+        bookrunner.execute_all([broken], profile="smoke", seed=0, output_dir=tmp_path / "out")
+    assert "kernel chatter" in capfd.readouterr().err
 
 
 def test_book_builds_with_warnings_as_errors():
