@@ -1,6 +1,8 @@
 # The two commands of the README. Both create .venv and install the project if needed.
 #   make book   execute every notebook (PROFILE=smoke|cpu|gpu, default cpu) and build _build/html
-#   make test   unit tests, every notebook in the smoke profile, and the book built from them
+#   make test   unit tests, every notebook in the smoke profile, the book built from them, and the
+#               book and the widgets checked in headless Chromium
+#   make lab    JupyterLab on the notebooks, from the project's environment
 PYTHON ?= python3
 VENV ?= .venv
 PROFILE ?= cpu
@@ -8,13 +10,13 @@ SEED ?= 0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup book test bench clean
+.PHONY: setup book test bench lab clean
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[book,test,keras,torch]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[book,test,keras,torch,lab]"
 	touch $(STAMP)
 
 book: setup
@@ -22,6 +24,9 @@ book: setup
 
 test: setup
 	MPLBACKEND=Agg DEBLURKIT_QUIET=1 $(BIN)/python -m pytest
+
+lab: setup
+	cd notebooks && ../$(BIN)/jupyter lab
 
 bench: setup
 	$(BIN)/python bench/bench_restore.py

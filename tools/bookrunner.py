@@ -67,6 +67,9 @@ def execute_notebook(
     target = output_dir / source.name
     # A backend set for the test process (Agg) would reach the kernel and hide every figure.
     os.environ.pop("MPLBACKEND", None)
+    # No progress bars inside the pages: in a kernel they are widgets, which a built page can
+    # only show by loading the widget manager from a CDN (this runner shows its own bars).
+    os.environ["DEBLURKIT_QUIET"] = "1"
     start = time.perf_counter()
     try:
         papermill.execute_notebook(
