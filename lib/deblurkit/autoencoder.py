@@ -1,0 +1,314 @@
+"""The convolutional autoencoder of seed 002 (Kashmar, *Image deblurring*, 2024), in Keras 3.
+
+Chapter 3 rebuilds it to the parameter, trains it as the report's appendix does, and measures
+what its numbers mean; chapter 7 loads the trained model. Keras is imported only when a
+function that needs it is called (through :func:`deblurkit.train.import_keras`), so importing
+this module imports no deep-learning framework. Never use it in a process that imports torch.
+
+The network takes ``128 x 128 x 3`` images with values in [0, 1] and returns images of the same
+shape (sigmoid output). A larger image is restored tile by tile (:func:`deblur_image`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import _validate
+
+#: The constructor arguments of the report's network (appendix of seed 002); also the
+#: ``architecture`` record saved with a trained model.
+REPORT_ARCHITECTURE = {
+    "input_shape": [128, 128, 3],
+    "latent_dim": 256,
+    "layer_filters": [64, 128, 256],
+    "kernel_size": 3,
+}
+
+#: Parameter counts of the report's Table 1.
+REPORT_PARAMETERS = {"encoder": 17_148_288, "decoder": 17_803_395, "total": 34_951_683}
+
+#: The report's training settings (appendix): optimiser, loss, metric and batch size.
+REPORT_TRAINING = {"optimizer": "adam", "loss": "mse", "metrics": ["acc"], "batch_size": 32}
+
+
+def build_report_autoencoder(
+    input_shape=(128, 128, 3), latent_dim: int = 256, layer_filters=(64, 128, 256), kernel_size: int = 3
+):
+    """The report's encoder, decoder and autoencoder, as three Keras models.
+
+    Encoder: one stride-2 ``kernel_size`` convolution per entry of ``layer_filters`` (ReLU, same
+    padding), a flatten and a dense ``latent_dim`` vector. Decoder: a dense layer back to the
+    encoder's last feature map, one stride-2 transposed convolution per filter count in reverse
+    order (ReLU), and a transposed convolution to 3 channels with a sigmoid.
+
+    Parameters
+    ----------
+    input_shape : tuple of int
+        ``(rows, cols, channels)``; rows and cols divisible by ``2 ** len(layer_filters)``.
+    latent_dim : int
+        Size of the bottleneck vector.
+    layer_filters : sequence of int
+        Filters of the encoder's convolutions (the decoder mirrors them).
+    kernel_size : int
+        Side of every convolution kernel.
+
+    Returns
+    -------
+    (keras.Model, keras.Model, keras.Model)
+        ``encoder``, ``decoder`` and ``autoencoder = decoder(encoder(inputs))``. With the default
+        arguments they hold :data:`REPORT_PARAMETERS` parameters.
+    """
+    from .train import import_keras
+
+    if len(tuple(input_shape)) != 3:
+        raise ValueError(f"input_shape must be (rows, cols, channels), got {input_shape!r}")
+    rows, cols, channels = (_validate.integer(v, "input_shape", minimum=1) for v in input_shape)
+    latent_dim = _validate.integer(latent_dim, "latent_dim", minimum=1)
+    kernel_size = _validate.integer(kernel_size, "kernel_size", minimum=1)
+    filters_list = [_validate.integer(f, "layer_filters", minimum=1) for f in layer_filters]
+    if not filters_list:
+        raise ValueError("layer_filters must name at least one convolution")
+    factor = 2 ** len(filters_list)
+    if rows % factor or cols % factor:
+        raise ValueError(f"input rows and cols must be divisible by {factor}, got {rows}x{cols}")
+    keras = import_keras()
+    layers = keras.layers
+
+    inputs = keras.Input(shape=(rows, cols, channels), name="encoder_input")
+    x = inputs
+    for filters in filters_list:
+        x = layers.Conv2D(filters, kernel_size, strides=2, activation="relu", padding="same")(x)
+    shape = tuple(x.shape[1:])
+    latent = layers.Dense(latent_dim, name="latent_vector")(layers.Flatten()(x))
+    encoder = keras.Model(inputs, latent, name="encoder")
+
+    latent_inputs = keras.Input(shape=(latent_dim,), name="decoder_input")
+    x = layers.Dense(shape[0] * shape[1] * shape[2])(latent_inputs)
+    x = layers.Reshape(shape)(x)
+    for filters in filters_list[::-1]:
+        x = layers.Conv2DTranspose(filters, kernel_size, strides=2, activation="relu", padding="same")(x)
+    outputs = layers.Conv2DTranspose(
+        3, kernel_size, activation="sigmoid", padding="same", name="decoder_output"
+    )(x)
+    decoder = keras.Model(latent_inputs, outputs, name="decoder")
+    autoencoder = keras.Model(inputs, decoder(encoder(inputs)), name="autoencoder")
+    return encoder, decoder, autoencoder
+
+
+def compile_report_style(model) -> None:
+    """Compile ``model`` as the report does: Adam (Keras defaults), MSE loss, ``metrics=["acc"]``."""
+    model.compile(
+        optimizer=REPORT_TRAINING["optimizer"], loss=REPORT_TRAINING["loss"], metrics=REPORT_TRAINING["metrics"]
+    )
+
+
+def report_lr_reducer(monitor: str = "val_loss"):
+    """The report's schedule: ``ReduceLROnPlateau(factor=sqrt(0.1), patience=5, cooldown=0,
+    min_lr=0.5e-6)`` watching ``monitor`` (the book watches the validation split's loss)."""
+    from .train import import_keras
+
+    keras = import_keras()
+    return keras.callbacks.ReduceLROnPlateau(
+        monitor=monitor, factor=float(np.sqrt(0.1)), cooldown=0, patience=5, verbose=0, min_lr=0.5e-6
+    )
+
+
+def keras_acc(y_true, y_pred) -> float:
+    """What Keras' ``"acc"`` computes for an image output, by hand.
+
+    For an output whose last axis holds more than one value, Keras resolves ``"acc"`` to
+    categorical accuracy: the fraction of positions where ``argmax`` over the last axis agrees.
+    For RGB images that is the share of pixels whose brightest colour channel is the same.
+
+    Parameters
+    ----------
+    y_true, y_pred : array_like, shape (..., C)
+        Targets and predictions of one shape, ``C >= 2``.
+
+    Returns
+    -------
+    float
+        In [0, 1].
+    """
+    t = _validate.array(y_true, "y_true")
+    p = _validate.array(y_pred, "y_pred")
+    if t.shape != p.shape:
+        raise ValueError(f"y_true and y_pred must have one shape, got {t.shape} and {p.shape}")
+    if t.ndim < 1 or t.shape[-1] < 2:
+        raise ValueError(f"the last axis must hold at least two values (channels), got shape {t.shape}")
+    return float(np.mean(np.argmax(t, axis=-1) == np.argmax(p, axis=-1)))
+
+
+def _rgb(image: np.ndarray) -> np.ndarray:
+    return np.repeat(image[..., None], 3, axis=-1) if image.ndim == 2 else image[..., :3]
+
+
+def camera_defocus_view(image, radius: float, rng, *, size: int = 128, noise_sigma: float = 0.005,
+                        boundary: str = "reflect"):
+    """One sharp / defocused pair of ``size`` x ``size`` RGB views of ``image``, blurred as a camera does.
+
+    A random square of half the image's smaller side (at least ``size``) is shrunk to ``size``
+    pixels; the blurred view is made from the same square *with a margin around it*, convolved in
+    the image domain with the rasterised disk kernel of ``radius`` pixels
+    (:func:`deblurkit.psf.disk_psf`, boundary ``boundary``) and cropped back, so the pixels near
+    the border mix in scene from outside the frame, as in a photograph. The margin is wider than
+    the kernel's radius, so the boundary mode never reaches the kept pixels. White Gaussian noise
+    of ``noise_sigma`` is added and the result clipped to [0, 1].
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        ``sharp`` and ``blurred``, ``float32``, shape ``(size, size, 3)``, values in [0, 1].
+    """
+    from . import blur, data, psf
+
+    img = _rgb(_validate.image(image))
+    size = _validate.integer(size, "size", minimum=8)
+    radius = _validate.positive_scalar(radius, "radius", allow_zero=True)
+    gen = _validate.rng(rng)
+    kernel = psf.disk_psf(radius)
+    margin = kernel.shape[0] // 2 + 2
+    side = max(size, min(img.shape[:2]) // 2)
+    big_side = int(math.ceil(side * (size + 2 * margin) / size))
+    if big_side > min(img.shape[:2]):
+        raise ValueError(f"image {img.shape[:2]} is too small for {size}-pixel views with a {margin}-pixel margin")
+    window = data.random_crops(img, big_side, 1, gen)[0]
+    scene = np.clip(data.resize(window, (size + 2 * margin, size + 2 * margin)), 0.0, 1.0)
+    blurred = blur.add_gaussian_noise(blur.blur(scene, kernel, mode=boundary), noise_sigma, gen, clip=True)
+    keep = slice(margin, margin + size)
+    return scene[keep, keep].astype(np.float32), blurred[keep, keep].astype(np.float32)
+
+
+def defocus_pairs(names, count: int, rng, *, size: int = 128, radius_range=(1.5, 4.0),
+                  noise_sigma: float = 0.005, boundary: str = "reflect"):
+    """``count`` camera-blurred defocus pairs from the named bundled images.
+
+    Each pair takes a random image of ``names``, a radius drawn uniformly from ``radius_range``
+    and one view (:func:`camera_defocus_view`).
+
+    Parameters
+    ----------
+    names : sequence of str
+        Bundled image names (:func:`deblurkit.data.split_names`); grey images are repeated to RGB.
+    count : int
+        Number of pairs, >= 1.
+    rng : int or numpy.random.Generator
+        Seed or generator (image, crop, radius and noise are all drawn from it).
+
+    Returns
+    -------
+    (ndarray, ndarray, ndarray)
+        ``sharp`` and ``blurred`` of shape ``(count, size, size, 3)`` (``float32`` in [0, 1]) and
+        the disk ``radii`` (pixels), so that a classical method can be given the true kernel.
+    """
+    from . import data
+
+    names = list(names)
+    if not names:
+        raise ValueError("names must hold at least one bundled image")
+    count = _validate.integer(count, "count", minimum=1)
+    lo, hi = (_validate.positive_scalar(r, "radius_range", allow_zero=True) for r in radius_range)
+    if hi < lo:
+        raise ValueError(f"radius_range must be (low, high) with low <= high, got {radius_range!r}")
+    gen = _validate.rng(rng)
+    images = [data.bundled_image(n) for n in names]
+    sharp, blurred, radii = [], [], []
+    for _ in range(count):
+        img = images[gen.integers(len(images))]
+        radius = float(gen.uniform(lo, hi))
+        s, b = camera_defocus_view(img, radius, gen, size=size, noise_sigma=noise_sigma, boundary=boundary)
+        sharp.append(s)
+        blurred.append(b)
+        radii.append(radius)
+    return np.stack(sharp), np.stack(blurred), np.array(radii)
+
+
+def load_kaggle_pairs(root, *, count: int | None = None, size: int = 128, blurred: str = "defocused_blurred"):
+    """The Kaggle "blur-dataset" loaded as the report loads it: every photo squeezed to
+    ``size`` x ``size`` RGB, values in [0, 1].
+
+    Parameters
+    ----------
+    root : str or Path
+        Folder with ``sharp/`` and ``blurred`` (``defocused_blurred/`` or ``motion_blurred/``).
+    count : int, optional
+        Keep the first ``count`` pairs (in file-name order); default all.
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        ``sharp`` and ``blurred``, ``float32``, shape ``(n, size, size, 3)``.
+    """
+    from skimage import io
+
+    from . import data
+
+    size = _validate.integer(size, "size", minimum=1)
+    pairs = data.paired_image_files(root, sharp="sharp", blurred=blurred)
+    if count is not None:
+        pairs = pairs[: _validate.integer(count, "count", minimum=1)]
+    if not pairs:
+        raise FileNotFoundError(f"no sharp / {blurred} pairs under {root}")
+
+    def load(path):
+        img = io.imread(path)
+        img = img.astype(np.float64) / (np.iinfo(img.dtype).max if img.dtype.kind in "ui" else 1.0)
+        return np.clip(data.resize(_rgb(img), (size, size)), 0.0, 1.0).astype(np.float32)
+
+    return np.stack([load(s) for s, _ in pairs]), np.stack([load(b) for _, b in pairs])
+
+
+def mirrored_restore(method, blurred, psf, **options) -> np.ndarray:
+    """Apply a circular-convolution restoration to a mirrored extension of ``blurred``; crop back.
+
+    ``method(image, psf, **options)`` is e.g. :func:`deblurkit.restore.wiener_filter`. The
+    extension (by the kernel's radius, ``numpy.pad`` mode ``"symmetric"``) stands in for the
+    scene outside the frame, which the method cannot know. The result is clipped to [0, 1].
+    """
+    img = _validate.image(blurred)
+    k = _validate.psf(psf)
+    r = k.shape[0] // 2
+    c = k.shape[1] // 2
+    if r == 0 and c == 0:
+        return np.clip(method(img, k, **options), 0.0, 1.0)
+    widths = [(r, r), (c, c)] + [(0, 0)] * (img.ndim - 2)
+    out = method(np.pad(img, widths, mode="symmetric"), k, **options)
+    return np.clip(out[r : r + img.shape[0], c : c + img.shape[1]], 0.0, 1.0)
+
+
+def deblur_image(model, image, *, tile: int | None = None, batch_size: int = 16) -> np.ndarray:
+    """Restore an RGB image of any size with the autoencoder, tile by tile.
+
+    The image is extended by mirroring to a multiple of the model's input side, cut into
+    non-overlapping tiles, each tile restored, and the result cropped back. (The report instead
+    squeezes every photo to 128 x 128; tiling keeps the resolution, at the price of seams.)
+
+    Parameters
+    ----------
+    model : keras.Model
+        Maps ``(n, tile, tile, 3)`` in [0, 1] to the same shape.
+    image : array_like, shape (H, W) or (H, W, 3)
+        Values in [0, 1]; a grey image is repeated to RGB.
+    tile : int, optional
+        Tile side; default the model's input side.
+
+    Returns
+    -------
+    ndarray, shape (H, W, 3), float32
+    """
+    img = _rgb(_validate.image(image))
+    if img.min() < 0 or img.max() > 1:
+        raise ValueError(f"image values must lie in [0, 1], got [{img.min():.3g}, {img.max():.3g}]")
+    if tile is None:
+        tile = int(model.input_shape[1])
+    tile = _validate.integer(tile, "tile", minimum=1)
+    rows, cols = img.shape[:2]
+    pr, pc = (-rows) % tile, (-cols) % tile
+    padded = np.pad(img, [(0, pr), (0, pc), (0, 0)], mode="symmetric") if pr or pc else img
+    n_r, n_c = padded.shape[0] // tile, padded.shape[1] // tile
+    tiles = padded.reshape(n_r, tile, n_c, tile, 3).swapaxes(1, 2).reshape(-1, tile, tile, 3)
+    out = np.asarray(model.predict(tiles.astype(np.float32), batch_size=batch_size, verbose=0))
+    out = out.reshape(n_r, n_c, tile, tile, 3).swapaxes(1, 2).reshape(padded.shape)
+    return out[:rows, :cols].astype(np.float32)
