@@ -171,7 +171,7 @@ def camera_defocus_view(image, radius: float, rng, *, size: int = 128, noise_sig
     kernel = psf.disk_psf(radius)
     margin = kernel.shape[0] // 2 + 2
     side = max(size, min(img.shape[:2]) // 2)
-    big_side = int(math.ceil(side * (size + 2 * margin) / size))
+    big_side = math.ceil(side * (size + 2 * margin) / size)
     if big_side > min(img.shape[:2]):
         raise ValueError(f"image {img.shape[:2]} is too small for {size}-pixel views with a {margin}-pixel margin")
     window = data.random_crops(img, big_side, 1, gen)[0]
@@ -312,3 +312,39 @@ def deblur_image(model, image, *, tile: int | None = None, batch_size: int = 16)
     out = np.asarray(model.predict(tiles.astype(np.float32), batch_size=batch_size, verbose=0))
     out = out.reshape(n_r, n_c, tile, tile, 3).swapaxes(1, 2).reshape(padded.shape)
     return out[:rows, :cols].astype(np.float32)
+
+
+def linear_code_reconstruction(train_images, images, *, n_components: int = 256) -> np.ndarray:
+    """Reproduce ``images`` through the best *linear* code of ``n_components`` numbers for
+    ``train_images``: their mean plus the first principal components (the optimum a linear
+    autoencoder with this bottleneck reaches on its training data, for the MSE loss).
+
+    A reference for what a bottleneck of that size keeps of an unseen image; a non-linear
+    network may do better in principle.
+
+    Parameters
+    ----------
+    train_images : array_like, shape (n, ...)
+        Images the code is fitted to (flattened per image).
+    images : array_like, shape (m, ...)
+        Images of the same shape to encode and decode.
+    n_components : int
+        Size of the code; at most ``n - 1`` components exist, and fewer are used if so.
+
+    Returns
+    -------
+    ndarray, shape (m, ...), float32
+        The reconstructions, clipped to [0, 1].
+    """
+    train_arr = _validate.array(train_images, "train_images", dtype=np.float64)
+    arr = _validate.array(images, "images", dtype=np.float64)
+    if train_arr.ndim < 2 or train_arr.shape[1:] != arr.shape[1:]:
+        raise ValueError(f"train_images and images must be stacks of one image shape, got {train_arr.shape} and {arr.shape}")
+    k = _validate.integer(n_components, "n_components", minimum=1)
+    flat = train_arr.reshape(len(train_arr), -1)
+    mean = flat.mean(axis=0)
+    _, _, vt = np.linalg.svd(flat - mean, full_matrices=False)
+    basis = vt[: min(k, max(len(flat) - 1, 1))]
+    codes = (arr.reshape(len(arr), -1) - mean) @ basis.T
+    out = mean + codes @ basis
+    return np.clip(out, 0.0, 1.0).reshape(arr.shape).astype(np.float32)

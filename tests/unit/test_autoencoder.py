@@ -3,8 +3,8 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from deblurkit import autoencoder as ae  # noqa: E402
-from deblurkit import blur, data, psf, restore  # noqa: E402
+from deblurkit import autoencoder as ae
+from deblurkit import blur, data, psf, restore
 
 SMALL = {"input_shape": (32, 32, 3), "latent_dim": 8, "layer_filters": (4, 8), "kernel_size": 3}
 
@@ -101,7 +101,7 @@ def test_camera_view_is_blurred_in_the_image_domain_with_scene_beyond_the_frame(
 
 def test_defocus_pairs_are_seeded_and_in_range():
     s1, b1, r1 = ae.defocus_pairs(["camera", "coffee"], 3, 5, size=32)
-    s2, b2, r2 = ae.defocus_pairs(["camera", "coffee"], 3, 5, size=32)
+    _, b2, r2 = ae.defocus_pairs(["camera", "coffee"], 3, 5, size=32)
     assert s1.shape == b1.shape == (3, 32, 32, 3) and r1.shape == (3,)
     assert np.array_equal(b1, b2) and np.array_equal(r1, r2)
     assert b1.min() >= 0 and b1.max() <= 1 and np.all((r1 >= 1.5) & (r1 <= 4.0))
@@ -112,7 +112,7 @@ def test_defocus_pairs_are_seeded_and_in_range():
 
 
 def test_mirrored_restore_keeps_shape_and_range():
-    sharp, blurred = ae.camera_defocus_view(data.bundled_image("coffee"), 2.5, 0, size=48, noise_sigma=0.0)
+    _, blurred = ae.camera_defocus_view(data.bundled_image("coffee"), 2.5, 0, size=48, noise_sigma=0.0)
     out = ae.mirrored_restore(restore.wiener_filter, blurred, psf.disk_psf(2.5), nsr=1e-3)
     assert out.shape == blurred.shape and out.min() >= 0 and out.max() <= 1
 
@@ -138,3 +138,15 @@ def test_load_kaggle_pairs_reads_the_folder_layout(tmp_path):
     sharp, blurred = ae.load_kaggle_pairs(tmp_path, count=2, size=16)
     assert sharp.shape == blurred.shape == (2, 16, 16, 3)
     assert sharp.max() <= 1 and np.allclose(sharp[1], 10 / 255, atol=1e-6)
+
+
+def test_linear_code_reproduces_images_in_its_span_and_loses_the_rest():
+    rng = np.random.default_rng(3)
+    basis = rng.random((3, 8, 8, 3))
+    train = np.clip(0.5 + 0.1 * np.einsum("nk,k...->n...", rng.standard_normal((20, 3)), basis - 0.5), 0, 1)
+    inside = train[:2]
+    np.testing.assert_allclose(ae.linear_code_reconstruction(train, inside, n_components=3), inside, atol=1e-5)
+    outside = rng.random((2, 8, 8, 3))
+    assert np.abs(ae.linear_code_reconstruction(train, outside, n_components=3) - outside).max() > 0.1
+    with pytest.raises(ValueError, match="one image shape"):
+        ae.linear_code_reconstruction(train, np.zeros((1, 4, 4, 3)))
