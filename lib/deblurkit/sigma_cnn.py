@@ -264,7 +264,7 @@ def predict_sigma(model, x, grid, *, views: int = 1, batch: int = 512) -> np.nda
 
 
 def train_classifier(
-    model, x, y, *, grid, epochs: int, x_val, y_val, seed: int, batch: int = 128, peak_lr: float = 2e-3
+    model, x, y, *, grid, epochs: int, x_val, y_val, seed: int, batch: int = 32, peak_lr: float = 1e-3
 ):
     """Train a classifier of :func:`sigma_classifier` and keep the weights of its best
     validation epoch.
@@ -445,3 +445,18 @@ def predict_fcn(model, image) -> np.ndarray:
     """Dense σ-map (px) of a grey image in one pass of :func:`sigma_fcn`."""
     img = _validate.array(image, "image", ndim=2)
     return np.asarray(model.predict(standardise(img[None]), verbose=0))[0, :, :, 0]
+
+
+def transfer_features(source, target) -> None:
+    """Copy every layer of one :func:`sigma_classifier` into another except the last linear
+    layer (and its log-softmax), so that a network with more classes starts from features
+    another has learnt. The two must have the same layers up to the classes."""
+    if len(source.layers) != len(target.layers):
+        raise ValueError(
+            f"source and target must have the same layers, got {len(source.layers)} and {len(target.layers)}"
+        )
+    for i, (a, b) in enumerate(zip(source.layers[:-2], target.layers[:-2])):
+        wa, wb = a.get_weights(), b.get_weights()
+        if [w.shape for w in wa] != [w.shape for w in wb]:
+            raise ValueError(f"layer {i} ({a.name}) differs in shape between source and target")
+        b.set_weights(wa)

@@ -136,3 +136,14 @@ def test_sigma_map_and_fcn_training_shapes():
     assert sigma_cnn.predict_fcn(fcn, image).shape == (48, 48)
     with pytest.raises(ValueError, match="margin"):
         sigma_cnn.train_fcn(fcn, x, y, epochs=1, margin=12, seed=0, x_val=x, y_val=y)
+
+
+def test_transfer_features_copies_all_but_the_class_layer():
+    a, b = sigma_cnn.sigma_classifier(10), sigma_cnn.sigma_classifier(30)
+    sigma_cnn.transfer_features(a, b)
+    for la, lb in zip(a.layers[:-2], b.layers[:-2]):
+        for wa, wb in zip(la.get_weights(), lb.get_weights()):
+            np.testing.assert_array_equal(wa, wb)
+    assert b.layers[-2].get_weights()[0].shape == (100, 30)
+    with pytest.raises(ValueError, match="same layers"):
+        sigma_cnn.transfer_features(a, sigma_cnn.sigma_fcn())
