@@ -16,11 +16,15 @@ plotting  labelled figures of images, kernels and transfer functions
 report    glue computed values into the prose; verdicts on the seeds' claims, computed
 widgets   an ipywidgets explorer whose render function also draws the static figure
 nonuniform per-pixel mixtures of kernels: operator, exact adjoint, Richardson-Lucy(-TV),
-          synthetic non-uniform blur with per-pixel truth (import it by name)
+          synthetic non-uniform blur with per-pixel truth, sigma-maps as kernel mixtures
+          (import it by name)
+sidebyside chapter 7: the one held-out evaluation set, methods scored on it, the claims
+          ledger; chapters 2-4's Keras models run in a subprocess (import it by name)
 
 Torch-only modules, imported on demand (never by ``import deblurkit``):
 torchtrain one process or torchrun/DDP, bf16 autocast, resumable checkpoints with metadata
 adaptive_basis the two-head kernel-basis network of Carbajal et al., its losses and training
+deblurgan  the DeblurGAN generator and critic, WGAN-GP training, command line
 
 Importing deblurkit imports no deep-learning framework.
 """

@@ -281,6 +281,32 @@ def estimate(model: AdaptiveBasisNet, blurred, *, device=None) -> tuple[np.ndarr
     return kernels / kernels.sum(axis=(1, 2), keepdims=True), weights / weights.sum(axis=0, keepdims=True)
 
 
+def load_trained(checkpoint, *, profile: str, device: str = "cpu") -> tuple[AdaptiveBasisNet, dict]:
+    """The network chapter 5 saved, rebuilt from its metadata record, in inference mode.
+
+    Parameters
+    ----------
+    checkpoint : str or Path
+        ``data/checkpoints/05_adaptive_basis_<profile>.pt``.
+    profile : str
+        The profile the reader runs; a checkpoint of another profile is refused.
+    device : str
+        Where to put the network.
+
+    Raises
+    ------
+    FileNotFoundError or ValueError
+        One sentence naming chapter 5 and the profile to run it in.
+    """
+    from . import torchtrain
+    from .checkpoints import require_checkpoint
+
+    meta = require_checkpoint(checkpoint, chapter="05_adaptive_basis", profile=profile)
+    net = AdaptiveBasisNet(**meta["architecture"])
+    torchtrain.load_checkpoint(checkpoint, models={"model": net}, map_location=device)
+    return net.to(device).eval(), meta
+
+
 # ---------------------------------------------------------------------------------------------
 # Training
 

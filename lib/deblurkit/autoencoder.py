@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 from . import _validate
+from .restore import mirrored_restore  # noqa: F401  (chapter 3 calls it as ae.mirrored_restore)
 
 #: The constructor arguments of the report's network (appendix of seed 002); also the
 #: ``architecture`` record saved with a trained model.
@@ -258,24 +259,6 @@ def load_kaggle_pairs(root, *, count: int | None = None, size: int = 128, blurre
         return np.clip(data.resize(_rgb(img), (size, size)), 0.0, 1.0).astype(np.float32)
 
     return np.stack([load(s) for s, _ in pairs]), np.stack([load(b) for _, b in pairs])
-
-
-def mirrored_restore(method, blurred, psf, **options) -> np.ndarray:
-    """Apply a circular-convolution restoration to a mirrored extension of ``blurred``; crop back.
-
-    ``method(image, psf, **options)`` is e.g. :func:`deblurkit.restore.wiener_filter`. The
-    extension (by the kernel's radius, ``numpy.pad`` mode ``"symmetric"``) stands in for the
-    scene outside the frame, which the method cannot know. The result is clipped to [0, 1].
-    """
-    img = _validate.image(blurred)
-    k = _validate.psf(psf)
-    r = k.shape[0] // 2
-    c = k.shape[1] // 2
-    if r == 0 and c == 0:
-        return np.clip(method(img, k, **options), 0.0, 1.0)
-    widths = [(r, r), (c, c)] + [(0, 0)] * (img.ndim - 2)
-    out = method(np.pad(img, widths, mode="symmetric"), k, **options)
-    return np.clip(out[r : r + img.shape[0], c : c + img.shape[1]], 0.0, 1.0)
 
 
 def deblur_image(model, image, *, tile: int | None = None, batch_size: int = 16) -> np.ndarray:

@@ -336,6 +336,57 @@ def richardson_lucy_nonuniform(
     return kept if record is not None else gamma_encode(x, gamma)
 
 
+def gaussian_mixture(sigma_map, levels, *, size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A per-pixel Gaussian blur (a σ-map) as kernels and weights of this module's operator.
+
+    Each pixel's kernel is the linear interpolation between the Gaussians of the two
+    ``levels`` that bracket its σ (hat-function weights, which are non-negative and sum to one),
+    so a σ-map estimated by a network can be deblurred by :func:`richardson_lucy_nonuniform`.
+    The same interpolation as :func:`deblurkit.blur.gaussian_blur_sigma_map`, applied to the
+    kernels instead of the blurred images.
+
+    Parameters
+    ----------
+    sigma_map : array_like, shape (H, W)
+        Gaussian standard deviation per pixel, in pixels, >= 0; values outside the levels'
+        range take the nearest level.
+    levels : array_like, shape (B,)
+        Strictly increasing σ of the basis kernels, in pixels, >= 0.
+    size : int, optional
+        Odd side of the kernels; by default the one :func:`deblurkit.psf.gaussian_psf` gives the
+        largest level.
+
+    Returns
+    -------
+    kernels : ndarray, shape (B, size, size)
+    weights : ndarray, shape (B, H, W)
+    """
+    from .psf import gaussian_psf
+
+    smap = _validate.array(sigma_map, "sigma_map", ndim=2)
+    if smap.min() < 0:
+        raise ValueError(f"sigma_map must be >= 0, got a minimum of {smap.min():.3g}")
+    lv = _validate.array(levels, "levels", ndim=1)
+    if lv.size < 1 or lv[0] < 0 or np.any(np.diff(lv) <= 0):
+        raise ValueError(f"levels must be non-negative and strictly increasing, got {lv}")
+    if size is None:
+        size = gaussian_psf(float(lv[-1])).shape[0]
+    size = _validate.integer(size, "size", minimum=1)
+    if size % 2 == 0:
+        raise ValueError(f"size must be odd, got {size}")
+    kernels = np.stack([gaussian_psf(float(s), size=size) for s in lv])
+    if lv.size == 1:
+        return kernels, np.ones((1, *smap.shape))
+    clipped = np.clip(smap, lv[0], lv[-1])
+    upper = np.clip(np.searchsorted(lv, clipped, side="left"), 1, lv.size - 1)
+    frac = (clipped - lv[upper - 1]) / (lv[upper] - lv[upper - 1])
+    weights = np.zeros((lv.size, *smap.shape))
+    rows, cols = np.indices(smap.shape)
+    weights[upper - 1, rows, cols] = 1.0 - frac
+    weights[upper, rows, cols] += frac
+    return kernels, weights
+
+
 # ---------------------------------------------------------------------------------------------
 # Kernel fields, errors and the uniform baseline
 

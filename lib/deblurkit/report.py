@@ -208,7 +208,7 @@ def judge_claim(
     return record
 
 
-def save_verdicts(verdicts, chapter: str, *, folder=None) -> Path:
+def save_verdicts(verdicts, chapter: str, *, profile: str | None = None, folder=None) -> Path:
     """Write a chapter's verdicts as JSON to ``data/verdicts/<chapter>.json`` (atomically), for
     the claims ledger of the side-by-side chapter.
 
@@ -218,10 +218,16 @@ def save_verdicts(verdicts, chapter: str, *, folder=None) -> Path:
         From :func:`judge_claim`; each must name ``chapter``.
     chapter : str
         The notebook's stem, e.g. ``"06_deblurgan"``.
+    profile : {"smoke", "cpu", "gpu"}, optional
+        The profile of the run, recorded in every verdict so that the ledger can refuse
+        verdicts of another profile.
     folder : str or Path, optional
         Where to write; default :func:`artifact_path` ``("verdicts")``.
     """
+    from .train import PROFILES
 
+    if profile is not None:
+        _validate.choice(profile, "profile", set(PROFILES))
     records = list(verdicts)
     for i, v in enumerate(records):
         if not isinstance(v, Verdict):
@@ -229,7 +235,7 @@ def save_verdicts(verdicts, chapter: str, *, folder=None) -> Path:
         if v["chapter"] != chapter:
             raise ValueError(f"verdicts[{i}] belongs to chapter {v['chapter']!r}, not {chapter!r}")
     path = Path(folder if folder is not None else artifact_path("verdicts")) / f"{chapter}.json"
-    text = json.dumps([dict(v) for v in records], indent=1)
+    text = json.dumps([dict(v) | ({"profile": profile} if profile else {}) for v in records], indent=1)
     return atomic_write(path, lambda tmp: tmp.write_text(text))
 
 

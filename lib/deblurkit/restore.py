@@ -167,6 +167,24 @@ def richardson_lucy(blurred, psf=None, *, otf=None, num_iter: int = 30) -> np.nd
     return estimate
 
 
+def mirrored_restore(method, blurred, psf, **options) -> np.ndarray:
+    """Apply a circular-convolution restoration to a mirrored extension of ``blurred``; crop back.
+
+    ``method(image, psf, **options)`` is e.g. :func:`wiener_filter`. The
+    extension (by the kernel's radius, ``numpy.pad`` mode ``"symmetric"``) stands in for the
+    scene outside the frame, which the method cannot know. The result is clipped to [0, 1].
+    """
+    img = _validate.image(blurred)
+    k = _validate.psf(psf)
+    r = k.shape[0] // 2
+    c = k.shape[1] // 2
+    if r == 0 and c == 0:
+        return np.clip(method(img, k, **options), 0.0, 1.0)
+    widths = [(r, r), (c, c)] + [(0, 0)] * (img.ndim - 2)
+    out = method(np.pad(img, widths, mode="symmetric"), k, **options)
+    return np.clip(out[r : r + img.shape[0], c : c + img.shape[1]], 0.0, 1.0)
+
+
 def estimate_nsr(blurred, noise_sigma: float) -> float:
     """Constant noise-to-signal power ratio ``noise_sigma^2 / var(blurred)`` for :func:`wiener_filter`.
 

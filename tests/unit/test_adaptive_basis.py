@@ -122,3 +122,23 @@ def test_command_line_trains_and_resumes(tmp_path):
     assert first["steps"] == 1 and path.is_file()
     again = ab.main([*common, "--steps", "2", "--resume"])
     assert again["history"]["step"] == [1, 2]
+
+
+def test_load_trained_rebuilds_the_saved_network_and_refuses_another_profile(tmp_path):
+    arch = {"in_channels": 1, "basis": 2, "kernel_size": 5, "base": 2}
+    torch.manual_seed(3)
+    net = ab.AdaptiveBasisNet(**arch)
+    path = tmp_path / "05_adaptive_basis_smoke.pt"
+    meta = torchtrain.checkpoint_metadata(
+        chapter="05_adaptive_basis", profile="smoke", seed=0, steps=1, wall_seconds=0.1, device="cpu", architecture=arch
+    )
+    torchtrain.save_checkpoint(path, models={"model": net}, metadata=meta)
+    loaded, record = ab.load_trained(path, profile="smoke")
+    assert record["architecture"] == arch and not loaded.training
+    x = torch.rand(1, 1, 32, 32)
+    for a, b in zip(net.eval()(x), loaded(x)):
+        assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="05_adaptive_basis.*'cpu'"):
+        ab.load_trained(path, profile="cpu")
+    with pytest.raises(FileNotFoundError, match="05_adaptive_basis"):
+        ab.load_trained(tmp_path / "missing.pt", profile="smoke")
