@@ -1,5 +1,6 @@
 # The two commands of the README. Both create .venv and install the project if needed.
-#   make book   execute every notebook (PROFILE=smoke|cpu|gpu, default cpu) and build _build/html
+#   make book   execute every notebook (PROFILE=smoke|cpu|gpu, default cpu) and build _build/html;
+#               PHOTO=path/to/image runs chapter 7's blind methods on your own photo
 #   make test   unit tests, every notebook in the smoke profile, the book built from them, and the
 #               book and the widgets checked in headless Chromium
 #   make lab    JupyterLab on the notebooks, from the project's environment
@@ -7,6 +8,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PROFILE ?= cpu
 SEED ?= 0
+PHOTO ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
@@ -20,7 +22,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 book: setup
-	$(BIN)/python tools/bookrunner.py --profile $(PROFILE) --seed $(SEED)
+	$(BIN)/python tools/bookrunner.py --profile $(PROFILE) --seed $(SEED) $(if $(PHOTO),--photo "$(PHOTO)")
 
 test: setup
 	MPLBACKEND=Agg DEBLURKIT_QUIET=1 $(BIN)/python -m pytest

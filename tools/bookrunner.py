@@ -31,6 +31,10 @@ MATHJAX_DIR = ROOT / "_mathjax" / "mathjax"
 # The parts of MathJax 3 that TeX input with HTML-CSS output loads (fonts and extensions on demand).
 MATHJAX_PARTS = ("tex-chtml.js", "input", "output", "ui", "a11y")
 PROFILES = ("smoke", "cpu", "gpu")
+# Cells whose outputs must reproduce exactly in the smoke profile (parameter counts, closed-form
+# checks, seeded numbers) carry this nbval tag; their reference outputs live in REFERENCE_DIR.
+NBVAL_TAG = "nbval-check-output"
+REFERENCE_DIR = ROOT / "tests" / "reference_outputs"
 # Longest a single cell may run before the run fails, per profile (None: no limit).
 CELL_TIMEOUT_S = {"smoke": 300, "cpu": 1800, "gpu": None}
 
@@ -49,13 +53,32 @@ def source_notebooks(only: str | None = None) -> list[Path]:
     return found
 
 
+def declared_parameters(source: Path) -> set[str]:
+    """The names the notebook's ``parameters`` cell assigns (papermill may override these)."""
+    import ast
+
+    nb = json.loads(Path(source).read_text())
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            tree = ast.parse("".join(cell["source"]))
+            return {t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)}
+    return set()
+
+
 def execute_notebook(
-    source: Path, *, profile: str, seed: int = 0, output_dir: Path = EXECUTED_DIR, progress: dict | None = None
+    source: Path,
+    *,
+    profile: str,
+    seed: int = 0,
+    output_dir: Path = EXECUTED_DIR,
+    progress: dict | None = None,
+    extra: dict | None = None,
 ) -> tuple[Path, float]:
     """Run one notebook top to bottom in a fresh ``python3`` kernel; return the output path and seconds.
 
     ``progress``: keyword arguments of a tqdm bar counting executed cells (``desc``, ``file``,
-    ...), or None for no bar.
+    ...), or None for no bar. ``extra``: more parameters (e.g. ``{"photo": path}``), passed
+    only to a notebook whose parameters cell declares them.
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -76,7 +99,12 @@ def execute_notebook(
             str(source),
             str(target),
             # No frontend here: the notebooks skip building their slider explorers.
-            parameters={"profile": profile, "seed": seed, "interactive": False},
+            parameters={
+                "profile": profile,
+                "seed": seed,
+                "interactive": False,
+                **{k: v for k, v in (extra or {}).items() if k in declared_parameters(source)},
+            },
             kernel_name="python3",
             execution_timeout=CELL_TIMEOUT_S[profile],
             cwd=str(SOURCE_DIR),
@@ -101,6 +129,56 @@ def hide_injected_parameters(executed: Path) -> None:
         if "injected-parameters" in tags and "remove-cell" not in tags:
             tags.append("remove-cell")
     executed.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+
+
+def checked_cells(nb: dict) -> list[dict]:
+    """The code cells of a notebook (as JSON) that carry the nbval check tag."""
+    return [c for c in nb["cells"] if c["cell_type"] == "code" and NBVAL_TAG in c.get("metadata", {}).get("tags", [])]
+
+
+def update_reference_outputs(source: Path, *, seed: int = 0) -> Path | None:
+    """Execute ``source`` in the smoke profile and store the outputs of its checked cells.
+
+    Returns the reference file (``tests/reference_outputs/<stem>.json``), or None when the
+    notebook has no checked cell. Run it after a change that is meant to alter such an output.
+    """
+    if not checked_cells(json.loads(source.read_text())):
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        executed, _ = execute_notebook(source, profile="smoke", seed=seed, output_dir=Path(tmp))
+        nb = json.loads(executed.read_text())
+    outputs = {c["id"]: c["outputs"] for c in checked_cells(nb)}
+    for cell_outputs in outputs.values():  # nbval does not compare images; do not store them
+        for out in cell_outputs:
+            for key in [k for k in out.get("data", {}) if k.startswith("image/")]:
+                del out["data"][key]
+    REFERENCE_DIR.mkdir(parents=True, exist_ok=True)
+    target = REFERENCE_DIR / f"{source.stem}.json"
+    target.write_text(json.dumps(outputs, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+    return target
+
+
+def nbval_notebook(source: Path, target: Path, *, reference: Path | None = None, seed: int = 0) -> Path:
+    """Write ``source`` with the smoke profile's parameters and, in every checked cell, the
+    reference outputs, so that ``pytest --nbval-lax target`` re-executes it and compares them."""
+    import nbformat
+    from papermill.iorw import load_notebook_node
+    from papermill.parameterize import parameterize_notebook
+
+    reference = reference or REFERENCE_DIR / f"{source.stem}.json"
+    if not reference.is_file():
+        raise FileNotFoundError(f"no reference outputs for {source.name} at {reference}: run tools/bookrunner.py --update-references")
+    stored = json.loads(reference.read_text())
+    nb = parameterize_notebook(load_notebook_node(str(source)), {"profile": "smoke", "seed": seed, "interactive": False})
+    for cell in nb.cells:
+        if cell.cell_type == "code" and NBVAL_TAG in cell.metadata.get("tags", []):
+            if cell.id not in stored:
+                raise KeyError(f"{source.name}: checked cell {cell.id} has no reference output: run tools/bookrunner.py --update-references")
+            cell.outputs = nbformat.from_dict(stored[cell.id])
+            cell.execution_count = 1  # nbval ignores the outputs of a cell it thinks never ran
+    Path(target).parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, target)
+    return target
 
 
 def glued_values(executed: Path) -> dict[str, str]:
@@ -174,7 +252,13 @@ def quiet_stderr():
 
 
 def execute_all(
-    sources: list[Path], *, profile: str, seed: int, verbose: bool = False, output_dir: Path = EXECUTED_DIR
+    sources: list[Path],
+    *,
+    profile: str,
+    seed: int,
+    verbose: bool = False,
+    output_dir: Path = EXECUTED_DIR,
+    extra: dict | None = None,
 ) -> float:
     """Execute ``sources`` in order with one progress bar per notebook; return the total seconds.
 
@@ -187,7 +271,9 @@ def execute_all(
         for k, source in enumerate(sources, 1):
             bar = {"desc": f"[{k}/{len(sources)}] {source.stem} [{profile}]", "file": console, "mininterval": 1.0}
             try:
-                _, seconds = execute_notebook(source, profile=profile, seed=seed, output_dir=output_dir, progress=bar)
+                _, seconds = execute_notebook(
+                    source, profile=profile, seed=seed, output_dir=output_dir, progress=bar, extra=extra
+                )
             except NotebookFailed:
                 if log_path is not None:
                     tail = log_path.read_text(errors="replace").splitlines()[-30:]
@@ -207,10 +293,29 @@ def main(argv=None) -> int:
     parser.add_argument("--only", default=None, help="run only notebooks whose file name starts with this")
     parser.add_argument("--no-build", action="store_true", help="execute the notebooks but do not build the HTML")
     parser.add_argument("--verbose", action="store_true", help="show the kernels' and frameworks' stderr as it comes")
+    parser.add_argument(
+        "--photo",
+        default=os.environ.get("PHOTO") or None,
+        help="an image of yours for chapter 7's blind methods (default: $PHOTO, else a bundled one)",
+    )
+    parser.add_argument(
+        "--update-references", action="store_true", help="re-record the smoke outputs of the nbval-checked cells, then stop"
+    )
     args = parser.parse_args(argv)
 
+    if args.update_references:
+        for source in source_notebooks(args.only):
+            written = update_reference_outputs(source, seed=args.seed)
+            print(f"{source.name}: {written.relative_to(ROOT) if written else 'no checked cells'}")
+        return 0
+
     try:
-        total = execute_all(source_notebooks(args.only), profile=args.profile, seed=args.seed, verbose=args.verbose)
+        if args.photo and not Path(args.photo).expanduser().is_file():
+            parser.error(f"--photo: no such file: {args.photo}")
+        extra = {"photo": str(Path(args.photo).expanduser().resolve())} if args.photo else None
+        total = execute_all(
+            source_notebooks(args.only), profile=args.profile, seed=args.seed, verbose=args.verbose, extra=extra
+        )
     except NotebookFailed as exc:
         print(f"FAILED {exc}", file=sys.stderr)
         return 1
