@@ -219,10 +219,11 @@ def save_verdicts(verdicts, chapter: str, *, profile: str | None = None, folder=
     chapter : str
         The notebook's stem, e.g. ``"06_deblurgan"``.
     profile : {"smoke", "cpu", "gpu"}, optional
-        The profile of the run, recorded in every verdict so that the ledger can refuse
-        verdicts of another profile.
+        The profile of the run, recorded in every verdict; the file then goes to
+        ``data/verdicts/<profile>/``, so that a smoke run (CI) never overwrites the verdicts a
+        cpu book's ledger shows.
     folder : str or Path, optional
-        Where to write; default :func:`artifact_path` ``("verdicts")``.
+        Where to write; default :func:`artifact_path` ``("verdicts"[, profile])``.
     """
     from .train import PROFILES
 
@@ -234,14 +235,18 @@ def save_verdicts(verdicts, chapter: str, *, profile: str | None = None, folder=
             raise TypeError(f"verdicts[{i}] must be a Verdict from judge_claim, got {type(v).__name__}")
         if v["chapter"] != chapter:
             raise ValueError(f"verdicts[{i}] belongs to chapter {v['chapter']!r}, not {chapter!r}")
-    path = Path(folder if folder is not None else artifact_path("verdicts")) / f"{chapter}.json"
+    default = artifact_path("verdicts", profile) if profile else artifact_path("verdicts")
+    path = Path(folder if folder is not None else default) / f"{chapter}.json"
     text = json.dumps([dict(v) | ({"profile": profile} if profile else {}) for v in records], indent=1)
     return atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
-def load_verdicts(folder=None) -> list[Verdict]:
-    """Every verdict saved by :func:`save_verdicts`, in chapter order."""
-    folder = Path(folder if folder is not None else artifact_path("verdicts"))
+def load_verdicts(folder=None, *, profile: str | None = None) -> list[Verdict]:
+    """Every verdict saved by :func:`save_verdicts`, in chapter order: those of ``profile``
+    (``data/verdicts/<profile>/``) when it is given, else those saved without one."""
+    if folder is None:
+        folder = artifact_path("verdicts", profile) if profile else artifact_path("verdicts")
+    folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"no verdicts folder at {folder}: run the chapters first (make book)")
     return [Verdict(r) for p in sorted(folder.glob("*.json")) for r in json.loads(p.read_text())]

@@ -603,12 +603,16 @@ def ledger_rows(verdicts: Sequence[dict]) -> list[dict]:
     rows = []
     for v in verdicts:
         numbers = []
+        unit = f" {v['unit']}" if v.get("unit") else ""
+        digits = 4  # enough digits that a claimed and a measured number never print alike
+        while digits < 12 and None not in (v.get("claimed"), v.get("measured")) and v["claimed"] != v["measured"] and f"{v['claimed']:.{digits}g}" == f"{v['measured']:.{digits}g}":
+            digits += 1
         if v.get("claimed") is not None:
-            numbers.append(f"claimed {v['claimed']:.4g}{' ' + v['unit'] if v.get('unit') else ''}")
+            numbers.append(f"claimed {v['claimed']:.{digits}g}{unit}")
         if v.get("measured") is not None:
-            numbers.append(f"measured {v['measured']:.4g}{' ' + v['unit'] if v.get('unit') else ''}")
+            numbers.append(f"measured {v['measured']:.{digits}g}{unit}")
         if v.get("tolerance") is not None:
-            numbers.append(f"tolerance {v['tolerance']:.3g}")
+            numbers.append(f"tolerance {v['tolerance']:.3g}{unit}")
         rows.append({"seed": v["seed"], "claim": v["claim"], "verdict": v["verdict"], "numbers": "; ".join(numbers), "reason": v["reason"], "chapter": v["chapter"]})
     return sorted(rows, key=lambda r: (r["seed"], r["chapter"]))
 

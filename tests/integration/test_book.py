@@ -119,6 +119,33 @@ REQUIRED_GLUE = {
     },
 }
 
+# Chapter 7: the PSNR of every method on every blur kind it applies to, named systematically.
+_CH7_KINDS = ("acceleration", "defocus", "gaussian", "trajectory", "nonuniform")
+_CH7_METHODS = {
+    "blurred": _CH7_KINDS,
+    "inverse": _CH7_KINDS[:4],
+    "pseudo_inverse": _CH7_KINDS[:4],
+    "wiener": _CH7_KINDS[:4],
+    "cls": _CH7_KINDS[:4],
+    "unsupervised_wiener": _CH7_KINDS[:4],
+    "richardson_lucy": _CH7_KINDS,
+    "estimator": ("acceleration",),
+    "autoencoder": _CH7_KINDS,
+    "sigma_map": ("defocus", "gaussian"),
+    "adaptive_basis": _CH7_KINDS,
+    "deblurgan": _CH7_KINDS,
+}
+REQUIRED_GLUE["07_side_by_side.ipynb"] = {
+    "n_eval_images",
+    "n_claims_checked",
+    "photo_description",
+    "profile_used",
+    "chapter_seconds",
+    *(f"best_method_{k}" for k in _CH7_KINDS),
+    *(f"best_blind_{k}" for k in _CH7_KINDS),
+    *(f"psnr_{m}_{k}" for m, kinds in _CH7_METHODS.items() for k in kinds),
+}
+
 NOTEBOOKS = bookrunner.source_notebooks()
 
 
@@ -149,6 +176,12 @@ def test_notebook_runs_in_smoke_profile(source):
         if text[0] in "'\"":
             continue  # a glued string
         assert math.isfinite(float(text)), f"{source.name}: glued {name} = {text}"
+
+
+def test_photo_parameter_reaches_only_the_chapter_that_declares_it():
+    declaring = [p.stem for p in NOTEBOOKS if "photo" in bookrunner.declared_parameters(p)]
+    assert declaring == ["07_side_by_side"]
+    assert {"profile", "seed", "interactive"} <= bookrunner.declared_parameters(NOTEBOOKS[-1])
 
 
 def test_a_failing_cell_names_the_notebook_and_the_cell(tmp_path):
@@ -226,3 +259,15 @@ def test_table_of_contents_lists_the_chapters_in_order():
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     listed = [c["file"].rsplit("/", 1)[-1] for part in toc["parts"] for c in part["chapters"] if "notebooks/" in c["file"]]
     assert listed == [p.stem for p in NOTEBOOKS]
+
+
+# Longer code cells are split or moved into a named, documented function (BOOK.md §5, style).
+MAX_CODE_CELL_LINES = 40
+
+
+@pytest.mark.parametrize("source", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_code_cells_are_short(source):
+    nb = json.loads(source.read_text())
+    long_cells = {c["id"]: len("".join(c["source"]).splitlines()) for c in nb["cells"] if c["cell_type"] == "code"}
+    long_cells = {k: n for k, n in long_cells.items() if n > MAX_CODE_CELL_LINES}
+    assert not long_cells, f"{source.name}: cells over {MAX_CODE_CELL_LINES} lines: {long_cells}"

@@ -211,5 +211,17 @@ def test_ledger_rows_markdown_and_profiles(tmp_path):
     table = sb.ledger_markdown(rows)
     assert "a \\| claim" in table and "[chapter 4](04_sigma_map_cnn.html)" in table
     assert "needs a data set" in table  # no numbers: the reason decides
+    close = report.judge_claim("c", seed="000", chapter="02_x", claimed=1.0, measured=1.00004, tolerance=0.0, comparison="at_most")
+    assert "measured 1.00004" in sb.ledger_rows([close])[0]["numbers"]
     with pytest.raises(ValueError, match="profile"):
         report.save_verdicts([offline], "02_estimating_acceleration", profile="fast", folder=tmp_path)
+
+
+def test_verdicts_of_each_profile_live_apart(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEBLURKIT_HOME", str(tmp_path))
+    for profile, measured in (("smoke", 0.9), ("cpu", 0.21)):
+        v = report.judge_claim("c", seed="001", chapter="04_sigma_map_cnn", claimed=0.2, measured=measured, tolerance=0.05)
+        report.save_verdicts([v], "04_sigma_map_cnn", profile=profile)
+    assert (tmp_path / "data" / "verdicts" / "cpu" / "04_sigma_map_cnn.json").is_file()
+    assert [v.verdict for v in report.load_verdicts(profile="cpu")] == ["reproduced"]
+    assert [v.verdict for v in report.load_verdicts(profile="smoke")] == ["refuted"]
