@@ -59,11 +59,12 @@ GAUSSIAN_SIGMAS = (0.5, 3.0)
 #: Sizes per profile: ``size`` the side of an item (px), ``scene`` the side the bundled image is
 #: resized to before the item is cut from its centre, ``kernel_size`` the side of the
 #: camera-shake kernels (trajectory and non-uniform kinds), the number of test and validation
-#: images, and the side of the reader's photo (its longer side is resized to at most this).
+#: images, ``draws`` blurs of each kind per image, and the side of the reader's photo (its
+#: longer side is resized to at most this).
 EVALUATION_PROFILES = {
-    "smoke": {"size": 64, "scene": 128, "kernel_size": 9, "test_images": 2, "validation_images": 1, "photo_side": 96},
-    "cpu": {"size": 128, "scene": 256, "kernel_size": 17, "test_images": 6, "validation_images": 3, "photo_side": 256},
-    "gpu": {"size": 256, "scene": 512, "kernel_size": 33, "test_images": 6, "validation_images": 3, "photo_side": 512},
+    "smoke": {"size": 64, "scene": 128, "kernel_size": 9, "test_images": 2, "validation_images": 1, "draws": 1, "photo_side": 96},
+    "cpu": {"size": 128, "scene": 256, "kernel_size": 17, "test_images": 6, "validation_images": 3, "draws": 3, "photo_side": 256},
+    "gpu": {"size": 256, "scene": 512, "kernel_size": 33, "test_images": 6, "validation_images": 3, "draws": 4, "photo_side": 512},
 }
 
 SPLITS = ("validation", "test")
@@ -124,8 +125,9 @@ def evaluation_set(profile: str, seed: int = 0, *, split: str = "test") -> list[
     Returns
     -------
     list of dict
-        One item per (image, kind), images in split order and kinds in :data:`KINDS` order.
-        Keys: ``key`` (``"<split>:<image>:<kind>"``), ``split``, ``image``, ``kind``, ``sharp``
+        One item per (image, kind, draw), images in split order, kinds in :data:`KINDS` order.
+        Keys: ``key`` (``"<split>:<image>:<kind>:<draw>"``), ``split``, ``image``, ``kind``,
+        ``draw`` (0, 1, ...: each draw a new blur of the same kind), ``sharp``
         and ``blurred`` (grey, (size, size), float64 in [0, 1]), ``psf`` (the true kernel of a
         uniform kind, else None), ``kernels`` and ``weights`` (the true non-uniform mixture, else
         None), ``gamma`` (1.0: blurred as stored, as chapters 1-4 and 6 do; 2.2: in linear
@@ -140,29 +142,30 @@ def evaluation_set(profile: str, seed: int = 0, *, split: str = "test") -> list[
     for i, name in enumerate(names):
         scene = data.bundled_square(name, settings["scene"])
         for j, kind in enumerate(KINDS):
-            rng = np.random.default_rng([seed, SPLITS.index(split), i, j])
-            item = {"key": f"{split}:{name}:{kind}", "split": split, "image": name, "kind": kind, "noise_sigma": NOISE_SIGMA}
-            if kind == "nonuniform":
-                m = (settings["scene"] - (size + k - 1)) // 2
-                region = scene[m : m + size + k - 1, m : m + size + k - 1]
-                sample = nonuniform.nonuniform_blur_example(
-                    region, kernel_size=k, rng=rng, objects=1, min_length=3.0, max_length=k - 1.0, noise_sigma=NOISE_SIGMA
-                )
-                item.update(
-                    sharp=sample["sharp"], blurred=np.clip(sample["blurred"], 0.0, 1.0), psf=None,
-                    kernels=sample["kernels"], weights=sample["weights"], gamma=nonuniform.GAMMA,
-                    params={"kernel_size": k, "regions": 2},
-                )
-            else:
-                kernel, params = _uniform_kernel(kind, rng, k)
-                clean = camera_blur(scene, kernel, size)
-                m = (settings["scene"] - size) // 2
-                item.update(
-                    sharp=scene[m : m + size, m : m + size].copy(),
-                    blurred=add_gaussian_noise(clean, NOISE_SIGMA, rng, clip=True),
-                    psf=kernel, kernels=None, weights=None, gamma=1.0, params=params,
-                )
-            items.append(item)
+            for d in range(settings["draws"]):
+                rng = np.random.default_rng([seed, SPLITS.index(split), i, j, d])
+                item = {"key": f"{split}:{name}:{kind}:{d}", "split": split, "image": name, "kind": kind, "draw": d, "noise_sigma": NOISE_SIGMA}
+                if kind == "nonuniform":
+                    m = (settings["scene"] - (size + k - 1)) // 2
+                    region = scene[m : m + size + k - 1, m : m + size + k - 1]
+                    sample = nonuniform.nonuniform_blur_example(
+                        region, kernel_size=k, rng=rng, objects=1, min_length=3.0, max_length=k - 1.0, noise_sigma=NOISE_SIGMA
+                    )
+                    item.update(
+                        sharp=sample["sharp"], blurred=np.clip(sample["blurred"], 0.0, 1.0), psf=None,
+                        kernels=sample["kernels"], weights=sample["weights"], gamma=nonuniform.GAMMA,
+                        params={"kernel_size": k, "regions": 2},
+                    )
+                else:
+                    kernel, params = _uniform_kernel(kind, rng, k)
+                    clean = camera_blur(scene, kernel, size)
+                    m = (settings["scene"] - size) // 2
+                    item.update(
+                        sharp=scene[m : m + size, m : m + size].copy(),
+                        blurred=add_gaussian_noise(clean, NOISE_SIGMA, rng, clip=True),
+                        psf=kernel, kernels=None, weights=None, gamma=1.0, params=params,
+                    )
+                items.append(item)
     return items
 
 
@@ -617,20 +620,31 @@ def ledger_rows(verdicts: Sequence[dict]) -> list[dict]:
     return sorted(rows, key=lambda r: (r["seed"], r["chapter"]))
 
 
-def ledger_markdown(rows: Sequence[dict]) -> str:
-    """The ledger as a Markdown table; each chapter links to its page (``<chapter>.html``)."""
+def html_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """An HTML table (the book renders a code cell's HTML output as it is; a Markdown output
+    would lose its table). Cells are escaped, except those given as ``("html", markup)``."""
+    import html
 
-    def cell(text: str) -> str:
-        return str(text).replace("|", "\\|").replace("\n", " ")
+    def cell(value, tag):
+        markup = value[1] if isinstance(value, tuple) and value[0] == "html" else html.escape(str(value))
+        return f"<{tag}>{markup}</{tag}>"
 
-    lines = ["| seed | claim | verdict | deciding numbers | chapter |", "|---|---|---|---|---|"]
+    head = "".join(cell(h, "th") for h in header)
+    body = "".join("<tr>" + "".join(cell(v, "td") for v in r) + "</tr>" for r in rows)
+    return f'<table class="table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def ledger_html(rows: Sequence[dict]) -> str:
+    """The ledger as an HTML table; each chapter links to its page (``<chapter>.html``)."""
+    import html
+
+    cells = []
     for r in rows:
         number = r["chapter"].split("_")[0].lstrip("0") or "0"
-        lines.append(
-            f"| {r['seed']} | {cell(r['claim'])} | **{r['verdict']}** | {cell(r['numbers'] or r['reason'])} | "
-            f"[chapter {number}]({r['chapter']}.html) |"
-        )
-    return "\n".join(lines)
+        link = ("html", f'<a href="{html.escape(r["chapter"])}.html">chapter {number}</a>')
+        verdict = ("html", f"<strong>{html.escape(r['verdict'])}</strong>")
+        cells.append([r["seed"], r["claim"], verdict, r["numbers"] or r["reason"], link])
+    return html_table(["seed", "claim", "verdict", "deciding numbers", "chapter"], cells)
 
 
 def _main(argv=None) -> int:

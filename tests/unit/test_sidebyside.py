@@ -25,7 +25,9 @@ def test_evaluation_set_is_deterministic_held_out_and_complete(smoke_sets):
     assert {it["image"] for it in test} <= set(data.split_names("test"))
     assert {it["image"] for it in validation} <= set(data.split_names("validation"))
     settings = sb.evaluation_settings("smoke")
-    assert len(test) == settings["test_images"] * len(sb.KINDS)
+    assert len(test) == settings["test_images"] * len(sb.KINDS) * settings["draws"]
+    cpu = sb.evaluation_settings("cpu")
+    assert cpu["draws"] > 1 and cpu["test_images"] == len(data.split_names("test"))
     for it in test + validation:
         size = settings["size"]
         assert it["sharp"].shape == it["blurred"].shape == (size, size)
@@ -113,7 +115,8 @@ def test_evaluate_chooses_on_validation_and_scores_only_where_it_applies(smoke_s
         assert r["setting"] == "good"
         assert np.isinf(r["psnr"][0]) or r["psnr"][0] > 60  # the sharp image itself
         assert all(t >= 2.5 for t in r["seconds"])
-        assert len(r["images"]) == len(r["keys"]) == sb.evaluation_settings("smoke")["test_images"]
+        settings = sb.evaluation_settings("smoke")
+        assert len(r["images"]) == len(r["keys"]) == settings["test_images"] * settings["draws"]
 
 
 def test_choose_setting_per_kind_or_once(smoke_sets):
@@ -180,7 +183,7 @@ def test_per_channel_and_luminance():
 
 
 def test_keras_outputs_read_back_what_was_written(tmp_path):
-    key = "test:camera:acceleration"
+    key = "test:camera:acceleration:0"
     arrays = {sb._npz_key(key, "a_hat"): np.array([1.0, 0.5]), sb._npz_key(key, "a_hat__seconds"): np.array(0.25)}
     arrays["photo__autoencoder"] = np.zeros((4, 4, 3))
     arrays["meta"] = np.array(json.dumps({"sigma_grid": [0.1, 0.2]}))
@@ -208,8 +211,10 @@ def test_ledger_rows_markdown_and_profiles(tmp_path):
     rows = sb.ledger_rows(loaded)
     assert [r["seed"] for r in rows] == ["000", "001"]
     assert rows[1]["numbers"].startswith("claimed 0.2") and rows[1]["verdict"] == "reproduced"
-    table = sb.ledger_markdown(rows)
-    assert "a \\| claim" in table and "[chapter 4](04_sigma_map_cnn.html)" in table
+    table = sb.ledger_html(rows)
+    assert '<a href="04_sigma_map_cnn.html">chapter 4</a>' in table and table.count("<tr>") == 3
+    assert "a | claim" in table and "<strong>reproduced</strong>" in table
+    assert "&lt;b&gt;" in sb.html_table(["h"], [["<b>"]])  # text is escaped
     assert "needs a data set" in table  # no numbers: the reason decides
     close = report.judge_claim("c", seed="000", chapter="02_x", claimed=1.0, measured=1.00004, tolerance=0.0, comparison="at_most")
     assert "measured 1.00004" in sb.ledger_rows([close])[0]["numbers"]
