@@ -101,10 +101,35 @@ def gaussian_blur_sigma_map(image, sigma_map, *, levels=None, mode: str = "symme
     if smap.min() < levels[0] - 1e-9 or smap.max() > levels[-1] + 1e-9:
         raise ValueError(f"levels [{levels[0]}, {levels[-1]}] must cover sigma_map's range [{smap.min()}, {smap.max()}]")
     stack = np.stack([blur(img, gaussian_psf(s), mode=mode) for s in levels])
-    if len(levels) == 1:
-        return stack[0]
-    upper = np.clip(np.searchsorted(levels, smap, side="left"), 1, len(levels) - 1)
-    lower = upper - 1
-    weight = np.clip((smap - levels[lower]) / (levels[upper] - levels[lower]), 0.0, 1.0)
-    rows, cols = np.indices(smap.shape)
-    return (1 - weight) * stack[lower, rows, cols] + weight * stack[upper, rows, cols]
+    return np.einsum("lhw,lhw->hw", ladder_weights(smap, levels), stack)
+
+
+def ladder_weights(values, levels) -> np.ndarray:
+    """Hat-function weights of ``values`` on a ladder of ``levels``: ``(L, *values.shape)``.
+
+    Each value is split between the two levels that bracket it, in proportion to its distance
+    from each (linear interpolation); values beyond the ladder go to its nearest end. The
+    weights are non-negative and sum to one over the levels.
+
+    Parameters
+    ----------
+    values : array_like
+        E.g. a σ-map in pixels.
+    levels : array_like, shape (L,)
+        Strictly increasing.
+    """
+    v = np.asarray(values, dtype=float)
+    lv = _validate.array(levels, "levels", ndim=1)
+    if lv.size < 1 or np.any(np.diff(lv) <= 0):
+        raise ValueError(f"levels must be strictly increasing, got {lv}")
+    weights = np.zeros((lv.size, *v.shape))
+    if lv.size == 1:
+        weights[0] = 1.0
+        return weights
+    clipped = np.clip(v, lv[0], lv[-1])
+    upper = np.clip(np.searchsorted(lv, clipped, side="left"), 1, lv.size - 1)
+    frac = (clipped - lv[upper - 1]) / (lv[upper] - lv[upper - 1])
+    index = np.indices(v.shape)
+    weights[(upper - 1, *index)] = 1.0 - frac
+    weights[(upper, *index)] += frac
+    return weights

@@ -250,6 +250,29 @@ def paired_image_files(
     return [(s[k], b[k]) for k in keys]
 
 
+def read_rgb(path) -> np.ndarray:
+    """An image file (grey or colour, any size) as ``(H, W, 3)`` float64 in [0, 1].
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        One sentence naming the file, if it is missing or cannot be decoded as an image.
+    """
+    from skimage import io
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"image not found: {path}")
+    try:
+        img = io.imread(path)
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is reported the same way
+        raise ValueError(f"cannot read {path} as an image ({type(exc).__name__}: {exc})") from None
+    if img.ndim == 2:
+        img = np.repeat(img[..., None], 3, axis=2)
+    img = img[..., :3]
+    return img.astype(np.float64) / (np.iinfo(img.dtype).max if img.dtype.kind in "ui" else 1.0)
+
+
 def bundled_square(name: str, size: int, *, gray: bool = True) -> np.ndarray:
     """A bundled image centre-cropped to a square and resized to ``size`` x ``size`` pixels, in [0, 1]."""
     img = bundled_image(name, gray=gray)

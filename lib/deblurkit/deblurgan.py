@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from . import _validate, torchtrain
+from .data import read_rgb
 
 # --------------------------------------------------------------------------------------------
 # Networks
@@ -507,23 +508,6 @@ def gopro_pairs(root, split: str = "train") -> list[tuple[Path, Path]]:
     if not pairs:
         raise FileNotFoundError(f"no GoPro blur/sharp pairs under {folder}")
     return pairs
-
-
-def read_rgb(path) -> np.ndarray:
-    """An image file as ``(H, W, 3)`` float64 in [0, 1]; one clear error if it cannot be read."""
-    from skimage import io
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"image not found: {path}")
-    try:
-        img = io.imread(path)
-    except Exception as exc:  # noqa: BLE001 - any decoder failure is reported the same way
-        raise ValueError(f"cannot read {path} as an image ({type(exc).__name__}: {exc})") from None
-    if img.ndim == 2:
-        img = np.repeat(img[..., None], 3, axis=2)
-    img = img[..., :3]
-    return img.astype(np.float64) / (np.iinfo(img.dtype).max if img.dtype.kind in "ui" else 1.0)
 
 
 class GoProDataset(torch.utils.data.Dataset):

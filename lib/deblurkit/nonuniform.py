@@ -342,8 +342,9 @@ def gaussian_mixture(sigma_map, levels, *, size: int | None = None) -> tuple[np.
     Each pixel's kernel is the linear interpolation between the Gaussians of the two
     ``levels`` that bracket its σ (hat-function weights, which are non-negative and sum to one),
     so a σ-map estimated by a network can be deblurred by :func:`richardson_lucy_nonuniform`.
-    The same interpolation as :func:`deblurkit.blur.gaussian_blur_sigma_map`, applied to the
-    kernels instead of the blurred images.
+    The same interpolation (:func:`deblurkit.blur.ladder_weights`) as
+    :func:`deblurkit.blur.gaussian_blur_sigma_map`, applied to the kernels instead of the
+    blurred images.
 
     Parameters
     ----------
@@ -361,6 +362,7 @@ def gaussian_mixture(sigma_map, levels, *, size: int | None = None) -> tuple[np.
     kernels : ndarray, shape (B, size, size)
     weights : ndarray, shape (B, H, W)
     """
+    from .blur import ladder_weights
     from .psf import gaussian_psf
 
     smap = _validate.array(sigma_map, "sigma_map", ndim=2)
@@ -375,16 +377,7 @@ def gaussian_mixture(sigma_map, levels, *, size: int | None = None) -> tuple[np.
     if size % 2 == 0:
         raise ValueError(f"size must be odd, got {size}")
     kernels = np.stack([gaussian_psf(float(s), size=size) for s in lv])
-    if lv.size == 1:
-        return kernels, np.ones((1, *smap.shape))
-    clipped = np.clip(smap, lv[0], lv[-1])
-    upper = np.clip(np.searchsorted(lv, clipped, side="left"), 1, lv.size - 1)
-    frac = (clipped - lv[upper - 1]) / (lv[upper] - lv[upper - 1])
-    weights = np.zeros((lv.size, *smap.shape))
-    rows, cols = np.indices(smap.shape)
-    weights[upper - 1, rows, cols] = 1.0 - frac
-    weights[upper, rows, cols] += frac
-    return kernels, weights
+    return kernels, ladder_weights(smap, lv)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -254,7 +254,7 @@ def evaluate(method: Method, validation: Sequence[dict], test: Sequence[dict]) -
     for it in test:
         if it["kind"] not in method.kinds:
             continue
-        setting = method.settings[0] if chosen is None else chosen.get(it["kind"], next(iter(chosen.values())))
+        setting = method.settings[0] if chosen is None else chosen[it["kind"]]
         start = time.perf_counter()
         image = method.restore(it, [setting])[setting]
         seconds = time.perf_counter() - start
@@ -393,22 +393,13 @@ def photo_input(photo, profile: str, seed: int = 0) -> dict:
                 f"was blurred by a random {k}x{k} camera-shake kernel with noise sigma {NOISE_SIGMA}"
             ),
         }
-    from skimage import io
-
     path = Path(photo).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"photo must name an image file; {str(path)!r} does not exist")
     try:
-        raw = io.imread(path)
-    except Exception as exc:  # imageio raises many types for a file that is not an image
-        raise ValueError(f"photo {str(path)!r} could not be read as an image ({type(exc).__name__}: {exc})") from None
-    img = np.asarray(raw)
-    if img.ndim not in (2, 3) or min(img.shape[:2]) < 32:
-        raise ValueError(f"photo {str(path)!r} must be a grey or colour image at least 32 px on a side, got shape {img.shape}")
-    img = img.astype(float) / (np.iinfo(img.dtype).max if img.dtype.kind in "ui" else max(1.0, float(img.max())))
-    if img.ndim == 2:
-        img = np.repeat(img[..., None], 3, axis=2)
-    img = img[..., :3]
+        img = data.read_rgb(path)
+    except (FileNotFoundError, ValueError) as exc:
+        raise type(exc)(f"photo: {exc}") from None
+    if min(img.shape[:2]) < 32:
+        raise ValueError(f"photo {str(path)!r} must be at least 32 px on a side, got shape {img.shape}")
     resized = max(img.shape[:2]) > side
     if resized:
         scale = side / max(img.shape[:2])
@@ -570,7 +561,9 @@ def run_keras_subprocess(profile: str, seed: int, out, *, photo=None, python: st
     cmd = [python or sys.executable, "-m", "deblurkit.sidebyside", "keras", "--profile", profile, "--seed", str(seed), "--out", str(out)]
     if photo:
         cmd += ["--photo", str(photo)]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "tensorflow"}
+    # one thread, as the torch methods get, so that the seconds per image compare
+    threads = {k: "1" for k in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS")}
+    env = {**os.environ, **threads, "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "tensorflow"}
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
         lines = [ln for ln in done.stderr.strip().splitlines() if ln.strip()]
@@ -582,23 +575,12 @@ def run_keras_subprocess(profile: str, seed: int, out, *, photo=None, python: st
 # Tables and the claims ledger
 
 
-def best_method(results: dict, kind: str, *, blind_only: bool = False, methods: dict | None = None) -> str:
+def best_method(results: dict, kind: str) -> str:
     """Name of the method with the highest mean test PSNR on ``kind`` (``results[name][kind]``)."""
-    scores = {
-        name: float(np.mean(r[kind]["psnr"]))
-        for name, r in results.items()
-        if kind in r and (not blind_only or (methods is not None and not methods[name].oracle and methods[name].chapter))
-    }
+    scores = {name: float(np.mean(r[kind]["psnr"])) for name, r in results.items() if kind in r}
     if not scores:
         raise ValueError(f"no method has results on {kind!r}")
     return max(scores, key=scores.get)
-
-
-def verdicts_of_profile(verdicts: Sequence[dict], profile: str) -> tuple[list[dict], list[dict]]:
-    """Split saved verdicts into those of ``profile`` (or recording no profile) and the others,
-    so that the ledger of a cpu book never shows a smoke run's verdicts as its own."""
-    kept = [v for v in verdicts if v.get("profile") in (None, profile)]
-    return kept, [v for v in verdicts if v.get("profile") not in (None, profile)]
 
 
 def ledger_rows(verdicts: Sequence[dict]) -> list[dict]:

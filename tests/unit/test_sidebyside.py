@@ -148,8 +148,10 @@ def test_oracle_filters_beat_the_blurred_input_with_the_true_kernel(smoke_sets):
 
 
 def test_best_method_reads_the_table():
-    results = {"a": {"defocus": {"psnr": [20.0, 22.0]}}, "b": {"defocus": {"psnr": [23.0, 23.0]}, "gaussian": {"psnr": [1.0]}}}
-    assert sb.best_method(results, "defocus") == "b"
+    results = {"a": {"defocus": {"psnr": [20.0, 24.0]}}, "b": {"defocus": {"psnr": [23.0, 22.0]}, "gaussian": {"psnr": [1.0]}}}
+    assert sb.best_method(results, "defocus") == "b"  # by the mean (22.5 > 22), not the maximum
+    results["a"]["defocus"]["psnr"] = [20.0, 26.0]
+    assert sb.best_method(results, "defocus") == "a"
     assert sb.best_method(results, "gaussian") == "b"
     with pytest.raises(ValueError, match="no method"):
         sb.best_method(results, "nonuniform")
@@ -206,8 +208,6 @@ def test_ledger_rows_markdown_and_profiles(tmp_path):
     report.save_verdicts([offline], "02_estimating_acceleration", folder=tmp_path)
     loaded = report.load_verdicts(tmp_path)
     assert [v.get("profile") for v in loaded] == [None, "smoke"]
-    kept, other = sb.verdicts_of_profile(loaded, "cpu")
-    assert [v["claim"] for v in kept] == ["an offline claim"] and len(other) == 1
     rows = sb.ledger_rows(loaded)
     assert [r["seed"] for r in rows] == ["000", "001"]
     assert rows[1]["numbers"].startswith("claimed 0.2") and rows[1]["verdict"] == "reproduced"
