@@ -472,10 +472,11 @@ def wiener_restore(blurred, a, *, nsr: float, exposure: float = DEFAULT_EXPOSURE
 
 
 def checkpoint_path(profile: str, name: str = "estimator") -> Path:
-    """``data/checkpoints/02_estimating_acceleration_<name>_<profile>.keras``."""
-    from .report import artifact_path
+    """``data/checkpoints/02_estimating_acceleration_<name>_<profile>.keras``
+    (:func:`deblurkit.checkpoints.checkpoint_path`)."""
+    from .checkpoints import checkpoint_path as path_of
 
-    return artifact_path("checkpoints", f"{CHAPTER}_{name}_{profile}.keras")
+    return path_of(CHAPTER, profile, name)
 
 
 def save_estimator(model, path, *, metadata: dict) -> Path:

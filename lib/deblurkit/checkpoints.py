@@ -1,5 +1,5 @@
-"""The metadata record saved beside every trained model, whatever the framework, and the check a
-later chapter makes before it loads one.
+"""Where a chapter saves a trained model (:func:`checkpoint_path`), the metadata record saved
+beside it, whatever the framework, and the check a later chapter makes before it loads one.
 
 A model file ``x.pt`` (torch) or ``x.keras`` (Keras) has its record in ``x.json``: chapter,
 profile, seed, steps, training time, device, constructor arguments and validation scores. The
@@ -11,10 +11,53 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 import time
 from pathlib import Path
 
 from . import _validate
+
+_STEM = re.compile(r"[0-9]{2}_[a-z0-9_]+")
+_PART = re.compile(r"[a-z0-9][a-z0-9_]*")
+
+
+def checkpoint_path(chapter: str, profile: str, name: str | None = None, *, ext: str = "keras") -> Path:
+    """Where a chapter saves a trained model, and where a later chapter looks for it.
+
+    ``data/checkpoints/<chapter>_<profile>.<ext>``, or ``<chapter>_<name>_<profile>.<ext>``
+    when the chapter saves more than one model (under :func:`deblurkit.report.artifact_path`).
+    The metadata record goes beside it (:func:`metadata_path`).
+
+    Parameters
+    ----------
+    chapter : str
+        Notebook stem of the chapter that trains the model (``"03_autoencoder"``).
+    profile : {"smoke", "cpu", "gpu"}
+        Profile of the run; each profile has its own file, so a smoke run never overwrites a
+        model the cpu book relies on.
+    name : str, optional
+        Which of the chapter's models (``"classifier30"``, ``"fcn"``): lower-case letters,
+        digits and underscores.
+    ext : str
+        File extension without the dot: ``"keras"`` (Keras' format) or ``"pt"`` (torch).
+
+    Examples
+    --------
+    >>> checkpoint_path("04_sigma_map_cnn", "cpu", "classifier30").name
+    '04_sigma_map_cnn_classifier30_cpu.keras'
+    """
+    from .report import artifact_path
+    from .train import PROFILES
+
+    _validate.choice(profile, "profile", set(PROFILES))
+    if not isinstance(chapter, str) or not _STEM.fullmatch(chapter):
+        raise ValueError(f"chapter must be a notebook stem such as '03_autoencoder', got {chapter!r}")
+    if name is not None and (not isinstance(name, str) or not _PART.fullmatch(name)):
+        raise ValueError(f"name must be lower-case letters, digits and underscores, got {name!r}")
+    if not isinstance(ext, str) or not _PART.fullmatch(ext):
+        raise ValueError(f"ext must be an extension without the dot, such as 'keras', got {ext!r}")
+    stem = f"{chapter}_{name}" if name else chapter
+    return artifact_path("checkpoints", f"{stem}_{profile}.{ext}")
 
 
 def checkpoint_metadata(

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _validate, data, metrics, nonuniform, psf, restore
+from .autoencoder import REPORT_ARCHITECTURE as _AUTOENCODER_ARCHITECTURE
 from .blur import add_gaussian_noise, blur
 
 #: The blur kinds of the evaluation set, in table order.
@@ -435,12 +436,23 @@ def luminance(image) -> np.ndarray:
 # The Keras models, in their own process
 
 
-#: Checkpoints of the Keras chapters: file name pattern, chapter, architecture expected.
+#: The Keras chapters' models chapter 7 loads: chapter, model name (``None``: the chapter's only
+#: model) and the architecture expected (``None``: not checked); the file is
+#: :func:`deblurkit.checkpoints.checkpoint_path` ``(chapter, profile, name)``.
 KERAS_CHECKPOINTS = {
-    "estimator": ("02_estimating_acceleration_estimator_{profile}.keras", "02_estimating_acceleration", None),
-    "autoencoder": ("03_autoencoder_{profile}.keras", "03_autoencoder", "report"),
-    "sigma_classifier": ("04_sigma_map_cnn_classifier30_{profile}.keras", "04_sigma_map_cnn", {"classes": 30, "initializer": "he_normal"}),
+    "estimator": ("02_estimating_acceleration", "estimator", None),
+    "autoencoder": ("03_autoencoder", None, _AUTOENCODER_ARCHITECTURE),
+    "sigma_classifier": ("04_sigma_map_cnn", "classifier30", {"classes": 30, "initializer": "he_normal"}),
 }
+
+
+def keras_checkpoint(model: str, profile: str) -> Path:
+    """The file of one of :data:`KERAS_CHECKPOINTS` (``"estimator"``, ``"autoencoder"``,
+    ``"sigma_classifier"``) in ``profile``: the path its chapter saved it to."""
+    from .checkpoints import checkpoint_path
+
+    chapter, name, _ = KERAS_CHECKPOINTS[_validate.choice(model, "model", set(KERAS_CHECKPOINTS))]
+    return checkpoint_path(chapter, profile, name)
 
 #: Stride of the σ classifier's windows, per profile (px).
 SIGMA_MAP_STRIDE = {"smoke": 8, "cpu": 4, "gpu": 4}
@@ -467,16 +479,13 @@ def keras_predictions(profile: str, seed: int, out, *, photo=None) -> Path:
     from . import acceleration_nets as an
     from . import autoencoder as ae
     from . import sigma_cnn
-    from .report import artifact_path
     from .train import load_keras_model
 
-    folder = artifact_path("checkpoints")
-    name, chapter, _ = KERAS_CHECKPOINTS["estimator"]
-    estimator, est_meta = an.load_estimator(folder / name.format(profile=profile), profile=profile)
-    name, chapter, _ = KERAS_CHECKPOINTS["autoencoder"]
-    autoencoder, ae_meta = load_keras_model(folder / name.format(profile=profile), chapter=chapter, profile=profile, architecture=ae.REPORT_ARCHITECTURE)
-    name, chapter, arch = KERAS_CHECKPOINTS["sigma_classifier"]
-    classifier, sc_meta = load_keras_model(folder / name.format(profile=profile), chapter=chapter, profile=profile, architecture=arch)
+    estimator, est_meta = an.load_estimator(keras_checkpoint("estimator", profile), profile=profile)
+    chapter, _, arch = KERAS_CHECKPOINTS["autoencoder"]
+    autoencoder, ae_meta = load_keras_model(keras_checkpoint("autoencoder", profile), chapter=chapter, profile=profile, architecture=arch)
+    chapter, _, arch = KERAS_CHECKPOINTS["sigma_classifier"]
+    classifier, sc_meta = load_keras_model(keras_checkpoint("sigma_classifier", profile), chapter=chapter, profile=profile, architecture=arch)
     grid = np.asarray(sc_meta["sigma_grid"], float)
     stride = SIGMA_MAP_STRIDE[profile]
     a_max = float(est_meta["a_max"])

@@ -74,3 +74,70 @@ def test_project_dir_is_found_from_a_subfolder(tmp_path, monkeypatch):
     monkeypatch.delenv("DEBLURKIT_HOME", raising=False)
     monkeypatch.chdir(tmp_path / "notebooks")
     assert report.artifact_path("checkpoints", "m.pt") == tmp_path.resolve() / "data" / "checkpoints" / "m.pt"
+
+
+def _record_glue(monkeypatch):
+    """Capture what :func:`report.glue` hands to the notebook (name -> plain value)."""
+    import myst_nb.ext.glue
+
+    glued = {}
+
+    def display(bundle, raw, metadata):
+        assert raw and metadata["scrapbook"]["mime_prefix"]  # display=False: nothing shown
+        glued[metadata["scrapbook"]["name"]] = next(iter(bundle.values()))
+
+    monkeypatch.setattr(myst_nb.ext.glue, "ipy_display", display)
+    return glued
+
+
+def test_chapter_clock_glues_the_profile_and_the_seconds_it_measured(monkeypatch):
+    import time
+
+    glued = _record_glue(monkeypatch)
+    ticks = iter([100.0, 107.25])
+    monkeypatch.setattr(time, "perf_counter", lambda: next(ticks))
+    clock = report.ChapterClock("cpu")
+    assert glued == {"profile_used": "'cpu'"} and clock.profile == "cpu"
+    assert clock.seconds != clock.seconds  # NaN until finish: no time is claimed before the end
+    assert clock.finish() == 7.25 == clock.seconds
+    assert glued["chapter_seconds"] == "7.25"
+    assert str(clock) == "chapter ran in 7 s (cpu profile)"
+
+
+def test_chapter_clock_measures_real_time_and_refuses_an_unknown_profile(monkeypatch):
+    import time
+
+    glued = _record_glue(monkeypatch)
+    clock = report.ChapterClock("smoke")
+    time.sleep(0.05)
+    seconds = clock.finish()
+    assert 0.05 <= seconds < 5 and float(glued["chapter_seconds"]) == seconds
+    with pytest.raises(ValueError, match="profile"):
+        report.ChapterClock("fast")
+    with pytest.raises(ValueError, match="profile"):
+        report.ChapterClock(None)
+
+
+def test_checkpoint_paths_are_one_definition_with_the_chapters_file_names(tmp_path, monkeypatch):
+    from deblurkit import acceleration_nets, checkpoints, sidebyside
+
+    monkeypatch.setenv("DEBLURKIT_HOME", str(tmp_path))
+    folder = tmp_path / "data" / "checkpoints"
+    assert checkpoints.checkpoint_path("03_autoencoder", "cpu") == folder / "03_autoencoder_cpu.keras"
+    assert checkpoints.checkpoint_path("04_sigma_map_cnn", "smoke", "fcn") == folder / "04_sigma_map_cnn_fcn_smoke.keras"
+    assert checkpoints.checkpoint_path("05_adaptive_basis", "gpu", ext="pt").name == "05_adaptive_basis_gpu.pt"
+    # the names the chapters saved before the helper existed, so that their checkpoints still load
+    assert {k: sidebyside.keras_checkpoint(k, "cpu").name for k in sidebyside.KERAS_CHECKPOINTS} == {
+        "estimator": "02_estimating_acceleration_estimator_cpu.keras",
+        "autoencoder": "03_autoencoder_cpu.keras",
+        "sigma_classifier": "04_sigma_map_cnn_classifier30_cpu.keras",
+    }
+    assert acceleration_nets.checkpoint_path("cpu") == sidebyside.keras_checkpoint("estimator", "cpu")
+    assert checkpoints.metadata_path(checkpoints.checkpoint_path("03_autoencoder", "cpu")).name == "03_autoencoder_cpu.json"
+    for bad in [("autoencoder", "cpu"), ("03_autoencoder", "fast"), ("03_autoencoder", "cpu", "../x"), ("03_autoencoder", "cpu", "")]:
+        with pytest.raises(ValueError):
+            checkpoints.checkpoint_path(*bad)
+    with pytest.raises(ValueError, match="ext"):
+        checkpoints.checkpoint_path("03_autoencoder", "cpu", ext=".keras")
+    with pytest.raises(ValueError, match="model"):
+        sidebyside.keras_checkpoint("deblurgan", "cpu")
