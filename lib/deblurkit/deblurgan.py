@@ -11,6 +11,7 @@ ContentLoss              perceptual loss on VGG19 conv3_3, or a named pixel-L1 f
 critic_loss, generator_loss   WGAN-GP (with its gradient penalty) and the content term
 ShakeBlurDataset         sharp crops of bundled images blurred by random camera-shake kernels
 GoProDataset             paired crops from the GoPro folder layout, when it is on disk
+find_gopro, gopro_split  where GoPro is, and its train / validation (by sequence) / test
 TrainConfig, train       the training loop (tqdm, resumable checkpoints, DDP, bf16 on CUDA)
 deblur_image             any-size inference on an ``(H, W, 3)`` image in [0, 1]
 
@@ -481,22 +482,94 @@ class ShakeBlurDataset(torch.utils.data.Dataset):
         return to_tensor(blurred), to_tensor(sharp), kernel
 
 
-def gopro_pairs(root, split: str = "train") -> list[tuple[Path, Path]]:
-    """``(blurred, sharp)`` file pairs of the GoPro data set (Nah et al. 2017):
-    ``<root>/<split>/<sequence>/{blur,sharp}/<frame>.png``, paired by sequence and file name.
+#: Folder names under :func:`deblurkit.data.dataset_root` where the GoPro data set is looked
+#: for: the name the book uses, then the name of the authors' archive.
+GOPRO_FOLDERS = ("GoPro", "GOPRO_Large")
+#: Share of GoPro's training *sequences* held out for validation (at least one sequence).
+GOPRO_VALIDATION_FRACTION = 0.1
+
+_GOPRO_LAYOUT = "<root>/{train,test}/<sequence>/{blur,sharp}/*.png"
+
+
+def find_gopro(root=None) -> Path | None:
+    """The GoPro folder to use, or ``None`` when there is none.
+
+    ``root`` when given (it must hold ``train/`` and ``test/``); else the first of
+    :data:`GOPRO_FOLDERS` under :func:`deblurkit.data.dataset_root` (``$DEBLURKIT_DATA``, else
+    the book's ``data/external``) that exists. A folder that exists but lacks ``train/`` or
+    ``test/`` is an error, not a quiet fall-back to other data.
 
     Raises
     ------
     FileNotFoundError
-        If ``<root>/<split>`` is missing or holds no pairs; ``ValueError`` if a blurred frame
-        has no sharp twin (pairing is exact).
+        One sentence naming the folder and the expected layout.
+    """
+    from .data import dataset_root
+
+    if root is not None:
+        candidates = [Path(root)]
+        if not candidates[0].is_dir():
+            raise FileNotFoundError(f"GoPro folder not found: {candidates[0]} (expected {_GOPRO_LAYOUT})")
+    else:
+        candidates = [dataset_root() / name for name in GOPRO_FOLDERS if (dataset_root() / name).is_dir()]
+    for folder in candidates:
+        for split in ("train", "test"):
+            if not (folder / split).is_dir():
+                raise FileNotFoundError(f"GoPro folder {folder} has no {split}/ folder (expected {_GOPRO_LAYOUT})")
+        return folder
+    return None
+
+
+def gopro_sequences(root, split: str = "train") -> list[str]:
+    """Names of the sequence folders of ``<root>/<split>``, sorted."""
+    _validate.choice(split, "split", {"train", "test"})
+    folder = Path(root) / split
+    if not folder.is_dir():
+        raise FileNotFoundError(f"GoPro folder not found: {folder} (expected {_GOPRO_LAYOUT})")
+    return sorted(p.name for p in folder.iterdir() if p.is_dir())
+
+
+def gopro_split(root, validation_fraction: float = GOPRO_VALIDATION_FRACTION) -> dict[str, list[str]]:
+    """GoPro's sequences as ``{"train", "validation", "test"}`` lists of names.
+
+    Validation is carved from GoPro's *training* sequences, by whole sequence: the last
+    ``ceil(validation_fraction * n)`` of them in name order (at least one). Frames of one
+    sequence are near-duplicates, so a frame-wise split would leak; GoPro's test sequences are
+    never used for a choice.
+
+    Raises
+    ------
+    ValueError
+        If fewer than two training sequences are there (one must stay for training).
+    """
+    fraction = _validate.real_scalar(validation_fraction, "validation_fraction")
+    if not 0 < fraction < 1:
+        raise ValueError(f"validation_fraction must be in (0, 1), got {fraction}")
+    train = gopro_sequences(root, "train")
+    if len(train) < 2:
+        raise ValueError(f"GoPro folder {root} holds {len(train)} training sequence(s); validation needs a second one")
+    n_val = min(len(train) - 1, max(1, math.ceil(fraction * len(train))))
+    return {"train": train[:-n_val], "validation": train[-n_val:], "test": gopro_sequences(root, "test")}
+
+
+def gopro_pairs(root, split: str = "train", *, sequences=None) -> list[tuple[Path, Path]]:
+    """``(blurred, sharp)`` file pairs of the GoPro data set (Nah et al. 2017):
+    ``<root>/<split>/<sequence>/{blur,sharp}/<frame>.png``, paired by sequence and file name,
+    in sequence then frame order; only the named ``sequences`` when given.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``<root>/<split>`` or a named sequence is missing or no pair is there; ``ValueError``
+        if a blurred frame has no sharp twin (pairing is exact).
     """
     _validate.choice(split, "split", {"train", "test"})
     folder = Path(root) / split
     if not folder.is_dir():
-        raise FileNotFoundError(f"GoPro folder not found: {folder} (expected <root>/{split}/<sequence>/blur and /sharp)")
+        raise FileNotFoundError(f"GoPro folder not found: {folder} (expected {_GOPRO_LAYOUT})")
+    names = gopro_sequences(root, split) if sequences is None else list(sequences)
     pairs = []
-    for seq in sorted(p for p in folder.iterdir() if p.is_dir()):
+    for seq in (folder / name for name in names):
         blur_dir, sharp_dir = seq / "blur", seq / "sharp"
         if not blur_dir.is_dir() or not sharp_dir.is_dir():
             raise FileNotFoundError(f"GoPro sequence {seq} lacks a blur/ or sharp/ folder")
@@ -511,16 +584,37 @@ def gopro_pairs(root, split: str = "train") -> list[tuple[Path, Path]]:
 
 
 class GoProDataset(torch.utils.data.Dataset):
-    """Random aligned crops of GoPro blur/sharp pairs (see :func:`gopro_pairs`).
+    """Random aligned crops of GoPro blur/sharp pairs at full resolution (as the paper trains).
 
     Items are ``(blurred, sharp, None)`` tensors in [-1, 1] like :class:`ShakeBlurDataset`
-    (the true kernel is unknown).
+    (the true kernel is unknown). Sample ``i`` of epoch ``e`` is a pure function of
+    ``(seed, e, i)`` and reads pair ``i * len(pairs) // length``, so a ``length`` above the
+    number of pairs visits every pair about equally often.
+
+    Parameters
+    ----------
+    root : str or Path
+        The GoPro folder (see :func:`gopro_pairs`).
+    split : {"train", "test"}
+        GoPro's own split.
+    sequences : sequence of str, optional
+        Only these sequences of ``split`` (e.g. ``gopro_split(root)["validation"]``).
+    pairs : list of (Path, Path), optional
+        The pairs to use, instead of ``split`` and ``sequences`` (e.g. a fraction of them).
+    crop : int
+        Side of the crops, >= 16; every frame must be at least this large.
+    length : int, optional
+        Samples per epoch (default: the number of pairs).
     """
 
-    def __init__(self, root, *, split: str = "train", crop: int = 256, seed: int = 0, flips: bool = True) -> None:
-        self.pairs = gopro_pairs(root, split)
+    def __init__(self, root, *, split: str = "train", sequences=None, pairs=None, crop: int = 256, seed: int = 0,
+                 flips: bool = True, length: int | None = None) -> None:
+        self.pairs = list(pairs) if pairs is not None else gopro_pairs(root, split, sequences=sequences)
+        if not self.pairs:
+            raise ValueError("pairs must hold at least one GoPro pair")
         self.crop = _validate.integer(crop, "crop", minimum=16)
         self.seed = _validate.integer(seed, "seed", minimum=0)
+        self.length = len(self.pairs) if length is None else _validate.integer(length, "length", minimum=1)
         self.flips = bool(flips)
         self.epoch = 0
 
@@ -528,13 +622,16 @@ class GoProDataset(torch.utils.data.Dataset):
         self.epoch = _validate.integer(epoch, "epoch", minimum=0)
 
     def __len__(self) -> int:
-        return len(self.pairs)
+        return self.length
 
     def __getitem__(self, index: int):
         rng = np.random.default_rng([self.seed, self.epoch, int(index)])
-        b, s = (read_rgb(p) for p in self.pairs[index])
+        pair = self.pairs[int(index) * len(self.pairs) // self.length]
+        b, s = (read_rgb(p) for p in pair)
         if b.shape != s.shape:
-            raise ValueError(f"GoPro pair {self.pairs[index][0]} and its sharp twin differ in shape")
+            raise ValueError(f"GoPro pair {pair[0]} and its sharp twin differ in shape")
+        if min(b.shape[:2]) < self.crop:
+            raise ValueError(f"GoPro frame {pair[0]} ({b.shape[1]}x{b.shape[0]}) is smaller than a {self.crop}-px crop")
         r0 = int(rng.integers(0, b.shape[0] - self.crop + 1))
         c0 = int(rng.integers(0, b.shape[1] - self.crop + 1))
         b, s = (x[r0 : r0 + self.crop, c0 : c0 + self.crop] for x in (b, s))
@@ -600,25 +697,53 @@ class TrainConfig:
         return {"generator": generator, "critic": {"ndf": self.ndf}}
 
 
+def _fraction_of(items: list, fraction) -> list:
+    fraction = _validate.real_scalar(fraction, "image_fraction")
+    if not 0 < fraction <= 1:
+        raise ValueError(f"image_fraction must be in (0, 1], got {fraction}")
+    return items[: max(1, math.ceil(fraction * len(items)))]
+
+
 def training_images(config: TrainConfig) -> list[str]:
     """The bundled images a run trains on: ``config.train_images`` (default: the book's train
     split), the first ``ceil(image_fraction * n)`` of them (seed 004's "1/6 of the images")."""
     from . import data
 
-    names = list(config.train_images) or data.split_names("train")
-    fraction = _validate.real_scalar(config.image_fraction, "image_fraction")
-    if not 0 < fraction <= 1:
-        raise ValueError(f"image_fraction must be in (0, 1], got {fraction}")
-    return names[: max(1, math.ceil(fraction * len(names)))]
+    return _fraction_of(list(config.train_images) or data.split_names("train"), config.image_fraction)
+
+
+def training_pairs(config: TrainConfig) -> list[tuple[Path, Path]]:
+    """The GoPro pairs a run on ``config.gopro_root`` trains on: those of the training
+    sequences of :func:`gopro_split` (validation's held apart), the first
+    ``ceil(image_fraction * n)`` of them in sequence order."""
+    sequences = gopro_split(config.gopro_root)["train"]
+    return _fraction_of(gopro_pairs(config.gopro_root, "train", sequences=sequences), config.image_fraction)
+
+
+def training_dataset(config: TrainConfig) -> torch.utils.data.Dataset:
+    """What :func:`train` draws its batches from: GoPro crops of :func:`training_pairs` when
+    ``config.gopro_root`` is set, else camera-shake crops of :func:`training_images`."""
+    length = max(64, config.batch * 64)
+    if config.gopro_root:
+        pairs = training_pairs(config)
+        return GoProDataset(config.gopro_root, pairs=pairs, crop=config.crop, seed=config.seed, length=max(length, len(pairs)))
+    return ShakeBlurDataset(training_images(config), crop=config.crop, length=length, max_shake=config.max_shake,
+                            noise_sigma=config.noise_sigma, seed=config.seed, scale=config.image_scale)
 
 
 def validation_set(config: TrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """A fixed set of blurred/sharp validation crops (the validation split, never the test)."""
+    """A fixed set of ``validation_count`` blurred/sharp validation crops, never the test: from
+    the validation sequences of :func:`gopro_split` when ``config.gopro_root`` is set, else
+    camera-shake crops of the bundled validation split (or ``config.validation_images``)."""
     from . import data
 
-    names = list(config.validation_images) or data.split_names("validation")
-    ds = ShakeBlurDataset(names, crop=config.crop, length=config.validation_count, max_shake=config.max_shake,
-                          noise_sigma=config.noise_sigma, seed=config.seed + 10_000, flips=False, scale=config.image_scale)
+    if config.gopro_root:
+        ds = GoProDataset(config.gopro_root, sequences=gopro_split(config.gopro_root)["validation"], crop=config.crop,
+                          seed=config.seed + 10_000, flips=False, length=config.validation_count)
+    else:
+        names = list(config.validation_images) or data.split_names("validation")
+        ds = ShakeBlurDataset(names, crop=config.crop, length=config.validation_count, max_shake=config.max_shake,
+                              noise_sigma=config.noise_sigma, seed=config.seed + 10_000, flips=False, scale=config.image_scale)
     blurred, sharp, _ = _collate([ds[i] for i in range(len(ds))])
     return blurred, sharp
 
@@ -683,11 +808,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
     sched_g = torch.optim.lr_scheduler.LambdaLR(opt_g, decay)
     sched_d = torch.optim.lr_scheduler.LambdaLR(opt_d, decay)
 
-    if config.gopro_root:
-        dataset = GoProDataset(config.gopro_root, split="train", crop=config.crop, seed=config.seed)
-    else:
-        dataset = ShakeBlurDataset(training_images(config), crop=config.crop, length=max(64, config.batch * 64),
-                                   max_shake=config.max_shake, noise_sigma=config.noise_sigma, seed=config.seed, scale=config.image_scale)
+    dataset = training_dataset(config)
     sampler = torch.utils.data.DistributedSampler(dataset, num_replicas=dist.world_size, rank=dist.rank, shuffle=True, seed=config.seed)
     per_step = config.batch * (config.critic_steps + 1 if config.adversarial else 1)
     val_blurred, val_sharp = validation_set(config) if dist.is_main else (None, None)
@@ -877,7 +998,7 @@ def _main(argv=None) -> int:
             if args.steps is not None:
                 settings["steps"] = args.steps
             config = TrainConfig(profile=args.profile, seed=args.seed, checkpoint=args.checkpoint, adversarial=not args.content_only,
-                                 gopro_root=args.gopro, vgg19_weights=args.vgg19_weights, device=args.device,
+                                 gopro_root=str(find_gopro(args.gopro)) if args.gopro else None, vgg19_weights=args.vgg19_weights, device=args.device,
                                  content_loss=default_content_loss(args.vgg19_weights), **settings)
             result = train(config, resume=args.resume)
             if int(os.environ.get("RANK", "0")) == 0:

@@ -144,6 +144,61 @@ def test_gopro_layout_is_paired_exactly(tmp_path):
         dg.gopro_pairs(tmp_path, "train")
 
 
+def fake_gopro(root, train=("GOPR0001", "GOPR0002", "GOPR0003"), test=("GOPR0100",), frames=2, side=40):
+    """A GoPro tree whose sharp frames are the constant 10 * (sequence number) + frame number."""
+    from skimage import io
+
+    for split, seqs in (("train", train), ("test", test)):
+        for seq in seqs:
+            for kind in ("blur", "sharp"):
+                (root / split / seq / kind).mkdir(parents=True)
+                for f in range(frames):
+                    value = 10 * (int(seq[-2:]) % 25) + f
+                    img = np.full((side, side, 3), value, np.uint8)
+                    io.imsave(root / split / seq / kind / f"{f:06d}.png", img, check_contrast=False)
+    return root
+
+
+def test_gopro_is_found_by_argument_or_under_the_data_root_and_a_broken_folder_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEBLURKIT_DATA", str(tmp_path))
+    assert dg.find_gopro() is None  # nothing there: the chapter falls back, and says so
+    fake_gopro(tmp_path / "GoPro")
+    assert dg.find_gopro() == tmp_path / "GoPro"
+    assert dg.find_gopro(tmp_path / "GoPro") == tmp_path / "GoPro"
+    with pytest.raises(FileNotFoundError, match="GoPro folder not found"):
+        dg.find_gopro(tmp_path / "elsewhere")
+    (tmp_path / "GoPro" / "test").rename(tmp_path / "GoPro" / "tst")
+    with pytest.raises(FileNotFoundError, match="has no test/ folder"):
+        dg.find_gopro()
+
+
+def test_gopro_validation_is_carved_from_training_sequences_never_test(tmp_path):
+    root = fake_gopro(tmp_path)
+    parts = dg.gopro_split(root)
+    assert parts == {"train": ["GOPR0001", "GOPR0002"], "validation": ["GOPR0003"], "test": ["GOPR0100"]}
+    config = dg.TrainConfig(profile="smoke", **TINY, gopro_root=str(root), validation_count=3)
+    assert {b.parts[-3] for b, _ in dg.training_pairs(config)} == {"GOPR0001", "GOPR0002"}
+    sixth = dg.TrainConfig(**{**config.__dict__, "image_fraction": 1 / 6})
+    assert len(dg.training_pairs(sixth)) == 1 and len(dg.training_pairs(config)) == 4
+    # validation crops are the validation sequence's frames (values 30, 31), none of train or test
+    _, val_sharp = dg.validation_set(config)
+    values = {round(v) for v in ((val_sharp.flatten(1).mean(1) + 1) / 2 * 255).tolist()}
+    assert val_sharp.shape == (3, 3, 32, 32) and values <= {30, 31}
+    train_set = dg.training_dataset(config)
+    seen = {round(float((train_set[i][1].mean() + 1) / 2 * 255)) for i in range(len(train_set))}
+    assert seen == {10, 11, 20, 21}
+    result = dg.train(dg.TrainConfig(**{**config.__dict__, "validate_every": 1}), progress=False)
+    assert len(result["history"]["val_psnr"]) == 2 and all(np.isfinite(result["history"]["content"]))
+    with pytest.raises(ValueError, match="validation needs a second one"):
+        dg.gopro_split(fake_gopro(tmp_path / "one", train=("GOPR0001",)))
+
+
+def test_gopro_frames_smaller_than_a_crop_are_reported(tmp_path):
+    root = fake_gopro(tmp_path, side=20)
+    with pytest.raises(ValueError, match="smaller than a 32-px crop"):
+        dg.GoProDataset(root, crop=32)[0]
+
+
 def test_training_runs_and_a_resumed_run_continues_the_same_curve(tmp_path, monkeypatch):
     settings = dict(profile="smoke", **{**TINY, "steps": 4}, validate_every=2, validation_count=2)
     straight = dg.train(dg.TrainConfig(**settings), progress=False)
