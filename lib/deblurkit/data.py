@@ -266,7 +266,8 @@ def read_rgb(path) -> np.ndarray:
     try:
         img = io.imread(path)
     except Exception as exc:  # noqa: BLE001 - any decoder failure is reported the same way
-        raise ValueError(f"cannot read {path} as an image ({type(exc).__name__}: {exc})") from None
+        reason = " ".join(str(exc).split())  # one line, whatever the decoder's message
+        raise ValueError(f"cannot read {path} as an image ({type(exc).__name__}: {reason})") from None
     if img.ndim == 2:
         img = np.repeat(img[..., None], 3, axis=2)
     img = img[..., :3]

@@ -993,6 +993,8 @@ def _main(argv=None) -> int:
     d.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     args = parser.parse_args(argv)
     try:
+        if args.device == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"--device cuda: no CUDA device is available to torch {torch.__version__}")
         if args.command == "train":
             settings = dict(PROFILE_DEFAULTS[args.profile])
             if args.steps is not None:

@@ -248,7 +248,7 @@ def test_two_processes_end_with_identical_weights(tmp_path):
     assert any(not torch.equal(a[k], untrained[k]) for k in a)
 
 
-def test_command_line_deblurs_any_size_and_reports_bad_paths(tmp_path):
+def test_command_line_deblurs_any_size_and_reports_bad_paths(tmp_path, capsys):
     from skimage import io
 
     ckpt = tmp_path / "g.pt"
@@ -259,7 +259,13 @@ def test_command_line_deblurs_any_size_and_reports_bad_paths(tmp_path):
     assert io.imread(tmp_path / "out.png").shape == (45, 61, 3)
     assert dg._main(["deblur", str(tmp_path / "missing.png"), str(tmp_path / "o.png"), "--checkpoint", str(ckpt)]) == 2
     (tmp_path / "bad.png").write_text("not an image")
+    capsys.readouterr()
     assert dg._main(["deblur", str(tmp_path / "bad.png"), str(tmp_path / "o.png"), "--checkpoint", str(ckpt)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot read") and err.count("\n") == 1  # one line
+    if not torch.cuda.is_available():
+        assert dg._main(["deblur", str(tmp_path / "in.png"), str(tmp_path / "o.png"), "--checkpoint", str(ckpt), "--device", "cuda"]) == 2
+        assert capsys.readouterr().err == f"error: --device cuda: no CUDA device is available to torch {torch.__version__}\n"
     torchtrain.save_checkpoint(tmp_path / "lin.pt", models={"generator": torch.nn.Linear(2, 2)},
                                metadata=torchtrain.checkpoint_metadata(chapter="x", profile="smoke", seed=0, steps=0, wall_seconds=0,
                                                                        device="cpu", architecture={"generator": {"ngf": 4, "n_blocks": 2, "dropout": 0.5}}))
