@@ -554,6 +554,31 @@ def random_shake_kernel(size: int, rng=None, *, min_length: float = 3.0, max_len
     return trajectory_psf(path, size=size)
 
 
+def shake_kernel_bank(count: int, size: int, rng=None, *, min_length: float = 3.0, max_length: float | None = None) -> np.ndarray:
+    """``count`` camera-shake kernels drawn once, for :func:`nonuniform_blur_example`'s
+    ``kernel_bank``: a fixed vocabulary of blurs (a narrower task than fresh trajectories).
+
+    Parameters
+    ----------
+    count : int
+        Number of kernels, >= 2.
+    size : int
+        Odd side in pixels, >= 5.
+    rng : int, numpy.random.Generator or None
+        Seed or generator.
+    min_length, max_length : float
+        Range of the path lengths in pixels (see :func:`random_shake_kernel`).
+
+    Returns
+    -------
+    ndarray, shape (count, size, size)
+        Each non-negative, summing to one, centroid at the centre pixel.
+    """
+    count = _validate.integer(count, "count", minimum=2)
+    gen = _validate.rng(rng)
+    return np.stack([random_shake_kernel(size, gen, min_length=min_length, max_length=max_length) for _ in range(count)])
+
+
 def random_region_masks(shape, objects: int, rng=None, *, area=(0.15, 0.4), smoothness: float = 0.15) -> np.ndarray:
     """A background and ``objects`` smooth random regions that partition an image.
 

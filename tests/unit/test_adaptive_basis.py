@@ -142,3 +142,46 @@ def test_load_trained_rebuilds_the_saved_network_and_refuses_another_profile(tmp
         ab.load_trained(path, profile="cpu")
     with pytest.raises(FileNotFoundError, match="05_adaptive_basis"):
         ab.load_trained(tmp_path / "missing.pt", profile="smoke")
+
+
+def test_batch_norm_option_follows_every_convolution_but_the_heads_last_and_is_recorded(tmp_path):
+    plain = ab.AdaptiveBasisNet(**CPU_SIZE)
+    normed = ab.AdaptiveBasisNet(**CPU_SIZE, norm="batch")
+    convs = [m for m in normed.modules() if isinstance(m, torch.nn.Conv2d)]
+    norms = [m for m in normed.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert len(norms) == len(convs) - 2
+    assert ab.count_parameters(normed) - ab.count_parameters(plain) == sum(2 * m.num_features for m in norms)
+    assert normed.architecture == {**CPU_SIZE, "norm": "batch"} and plain.architecture == CPU_SIZE
+    # in inference mode one image of any (divisible) size goes through
+    kernels, weights = normed.eval()(torch.rand(1, 1, 64, 96))
+    assert kernels.shape == (1, 8, 17, 17) and torch.isfinite(weights).all()
+    path = tmp_path / "05_adaptive_basis_smoke.pt"
+    meta = torchtrain.checkpoint_metadata(
+        chapter="05_adaptive_basis", profile="smoke", seed=0, steps=1, wall_seconds=0.1, device="cpu", architecture=normed.architecture
+    )
+    torchtrain.save_checkpoint(path, models={"model": normed}, metadata=meta)
+    loaded, _ = ab.load_trained(path, profile="smoke")
+    x = torch.rand(1, 1, 32, 32)
+    assert torch.equal(normed(x)[1], loaded(x)[1])
+    with pytest.raises(ValueError, match="norm"):
+        ab.AdaptiveBasisNet(**CPU_SIZE, norm="layer")
+
+
+def test_step_size_decay_is_checked_and_follows_the_step(monkeypatch):
+    images = [data.bundled_square("astronaut", 80)]
+    train_set = nonuniform.nonuniform_blur_dataset(images, 4, crop_size=32, kernel_size=5, rng=0)
+    dist = torchtrain.setup_distributed("cpu")
+    arch = {"in_channels": 1, "basis": 2, "kernel_size": 5, "base": 2}
+    with pytest.raises(ValueError, match="decay_fraction"):
+        ab.train_adaptive_basis(ab.AdaptiveBasisNet(**arch), train_set, train_set, steps=2, batch_size=2, dist=dist, decay_fraction=1.5, show_progress=False)
+    seen, original = [], torch.optim.Adam.step
+
+    def record(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", record)
+    net = ab.AdaptiveBasisNet(**arch)
+    ab.train_adaptive_basis(net, train_set, train_set, steps=4, batch_size=2, dist=dist, learning_rate=1e-3, decay_fraction=1.0, show_progress=False)
+    # decaying over all four steps: 1, 3/4, 1/2 and 1/4 of the step size
+    assert np.allclose(seen, [1e-3, 0.75e-3, 0.5e-3, 0.25e-3])

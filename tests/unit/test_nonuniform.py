@@ -152,7 +152,12 @@ def test_importing_nonuniform_does_not_import_torch():
 
 
 def test_kernels_can_come_from_a_fixed_bank():
-    bank = np.stack([nonuniform.random_shake_kernel(9, i, min_length=3) for i in range(4)])
+    bank = nonuniform.shake_kernel_bank(4, 9, 0, min_length=5)
+    assert bank.shape == (4, 9, 9) and np.allclose(bank.sum(axis=(1, 2)), 1)
+    assert np.array_equal(bank, nonuniform.shake_kernel_bank(4, 9, 0, min_length=5))
+    assert len({k.tobytes() for k in bank}) == 4
+    with pytest.raises(ValueError, match="count"):
+        nonuniform.shake_kernel_bank(1, 9, 0)
     sample = nonuniform.nonuniform_blur_example(np.full((40, 40), 0.5), kernel_size=9, rng=0, objects=2, kernel_bank=bank)
     used = sample["kernels"][:3]
     assert all(any(np.array_equal(k, b) for b in bank) for k in used)
