@@ -114,6 +114,7 @@ REQUIRED_GLUE = {
         "norm_used",
         "norm_probe_sentence",
         "field_reading",
+        "fresh_trajectory_sentence",
         "profile_used",
         "chapter_seconds",
     },
