@@ -463,6 +463,21 @@ def best_single_kernel(kernels, weights) -> np.ndarray:
     return np.tensordot(m.mean(axis=(1, 2)), k, axes=1)
 
 
+def uniform_kernel_error(kernel, kernels, weights) -> float:
+    """:func:`kernel_error` of one ``kernel`` used at every pixel, against the per-pixel kernels
+    ``sum_b weights_b kernels_b``: the score of a uniform-blur assumption.
+
+    Parameters
+    ----------
+    kernel : array_like, shape (K, K)
+    kernels : array_like, shape (B, K', K')
+    weights : array_like, shape (B, H, W)
+    """
+    k = _validate.array(kernel, "kernel", ndim=2)
+    m = _validate.array(weights, "weights", ndim=3)
+    return kernel_error(k[None], np.ones((1, *m.shape[1:])), kernels, m)
+
+
 def kernel_field(image, kernels, weights, *, step: int = 16, dim: float = 0.35) -> np.ndarray:
     """An RGB picture of the per-pixel kernel field: small kernels drawn over a dimmed image.
 

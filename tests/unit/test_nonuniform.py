@@ -163,3 +163,19 @@ def test_kernels_can_come_from_a_fixed_bank():
     assert all(any(np.array_equal(k, b) for b in bank) for k in used)
     with pytest.raises(ValueError, match="kernel_bank"):
         nonuniform.nonuniform_blur_example(np.full((40, 40), 0.5), kernel_size=9, rng=0, objects=2, kernel_bank=bank[:2])
+
+
+def test_uniform_kernel_error_scores_one_kernel_everywhere():
+    rng = np.random.default_rng(0)
+    kernels = rng.uniform(size=(2, 5, 5))
+    kernels /= kernels.sum(axis=(1, 2), keepdims=True)
+    weights = np.zeros((2, 6, 4))
+    weights[0, :3], weights[1, 3:] = 1.0, 1.0  # top half kernel 0, bottom half kernel 1
+    # kernel 0 is exact on half the pixels and off by ||k0 - k1||^2 on the other half
+    expected = 0.5 * np.sum((kernels[0] - kernels[1]) ** 2)
+    assert np.isclose(nonuniform.uniform_kernel_error(kernels[0], kernels, weights), expected)
+    # the best single kernel (the average) does better than either kernel alone
+    best = nonuniform.best_single_kernel(kernels, weights)
+    assert nonuniform.uniform_kernel_error(best, kernels, weights) < expected
+    with pytest.raises(ValueError, match="kernel"):
+        nonuniform.uniform_kernel_error(kernels, kernels, weights)
