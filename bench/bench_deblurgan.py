@@ -17,8 +17,9 @@ import time
 
 import numpy as np
 import torch
-
-from deblurkit import deblurgan, psf, restore, torchtrain
+from deblurkit.imaging import psf, restore
+from deblurkit.models import deblurgan
+from deblurkit.training import torchtrain
 
 
 def median_ms(fn, repeat: int, sync=lambda: None) -> float:

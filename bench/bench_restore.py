@@ -26,8 +26,8 @@ import statistics
 import time
 
 import numpy as np
-
-from deblurkit import blur, data, psf, restore
+from deblurkit import data
+from deblurkit.imaging import blur, psf, restore
 
 
 def _once(fn) -> float:

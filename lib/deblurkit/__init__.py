@@ -1,36 +1,36 @@
 """deblurkit: the shared library of the executable image-deblurring course.
 
-Modules
--------
-psf       blur kernels: linear motion, defocus disk, Gaussian, uniform acceleration, camera shake
-otf       transfer functions: closed forms (Fresnel) and numerical (FFT / DFT of a kernel)
-blur      image formation g = h * f + n with an explicit boundary mode
-restore   inverse, pseudo-inverse, Wiener, constrained least squares, Richardson-Lucy
-estimate  classical blur-parameter estimation (acceleration from the blurred spectrum)
-metrics   PSNR, SSIM (scikit-image and "paper" settings), sigma-map RMSE
-data      images bundled with installed packages, the book's one train/validation/test split,
-          crops and patches, external data sets
-synthetic synthetic data sets of blurred crops with known parameters
-train     profiles, seeding, device, progress, atomic checkpoints, timing
-plotting  labelled figures of images, kernels and transfer functions
-report    glue computed values into the prose; verdicts on the seeds' claims, computed
-widgets   an ipywidgets explorer whose render function also draws the static figure
-nonuniform per-pixel mixtures of kernels: operator, exact adjoint, Richardson-Lucy(-TV),
-          synthetic non-uniform blur with per-pixel truth, sigma-maps as kernel mixtures
-          (import it by name)
-sidebyside chapter 7: the one held-out evaluation set, methods scored on it, the claims
-          ledger; chapters 2-4's Keras models run in a subprocess (import it by name)
+The package is laid out by concern, in layers; a module imports only from its own layer or the
+layers below it (``import-linter`` checks this in ``make test``; see ``pyproject.toml``):
 
-Torch-only modules, imported on demand (never by ``import deblurkit``):
-torchtrain one process or torchrun/DDP, bf16 autocast, resumable checkpoints with metadata
-adaptive_basis the two-head kernel-basis network of Carbajal et al., its losses and training
-deblurgan  the DeblurGAN generator and critic, WGAN-GP training, command line
+=============  =====================================================================================
+layer          what lives there
+=============  =====================================================================================
+command lines  ``deblurgan`` (``python -m deblurkit.deblurgan``), ``adaptive_basis``, ``blind``
+evaluation     chapter 8's held-out evaluation set, the methods scored on it, the claims ledger,
+               the Keras worker that runs chapters 2-4's models in their own process
+training       torch: ``torchtrain`` (one process or torchrun/DDP, autocast, resumable
+               checkpoints), the DeblurGAN and adaptive-basis trainers; ``keras``: saving and
+               loading Keras models with their records
+models         one module per network family: Keras (``acceleration_nets``, ``autoencoder``,
+               ``sigma_cnn``, helpers in ``keras_ops``) and torch (``adaptive_basis``,
+               ``deblurgan``, helpers in ``torch_ops``)
+book           the book's machinery: ``glue`` (glue, ChapterClock), ``verdicts``, ``checkpoints``
+               (paths and records), ``widgets``, ``plotting``
+data           ``bundled`` images and the one split, ``synthetic`` training and evaluation sets,
+               ``external`` data-set loaders (GoPro, Koehler, Kaggle); ``deblurkit.data``
+               re-exports all three
+imaging        the imaging core, numpy/scipy only: ``psf``, ``otf``, ``blur``, ``restore``,
+               ``nonuniform``, ``estimate``, ``metrics``
+runtime        the ground floor: ``validate``, ``profiles``, ``seeding``, ``files`` (atomic writes,
+               project paths), ``timing``, ``progress``
+=============  =====================================================================================
 
-Importing deblurkit imports no deep-learning framework.
+Importing deblurkit (or any module outside ``models``/``training`` torch modules) imports no
+deep-learning framework; the Keras modules import Keras only inside the functions that build or
+run a network.
 """
-
-from . import blur, data, estimate, metrics, otf, plotting, psf, report, restore, synthetic, train, widgets
 
 __version__ = "0.1.0"
 
-__all__ = ["blur", "data", "estimate", "metrics", "otf", "plotting", "psf", "report", "restore", "synthetic", "train", "widgets", "__version__"]
+__all__ = ["__version__"]

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from deblurkit import data, psf
+from deblurkit import data
+from deblurkit.imaging import psf
 
 
 @pytest.fixture(scope="session")

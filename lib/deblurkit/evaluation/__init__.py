@@ -1,0 +1,49 @@
+"""Evaluation: what the side-by-side chapter (chapter 8) measures. ``items``: the one held-out
+evaluation set (every blur kind, camera-blurred, with ground truth) and the reader's photo;
+``methods``: method records scored with the setting chosen on validation, the oracle filters;
+``ledger``: the best method per kind and the claims ledger; ``keras_worker``: chapters 2-4's Keras
+models run in their own process (``python -m deblurkit.evaluation.keras_worker``), so no
+process imports both TensorFlow and torch. Public names are re-exported here."""
+
+from .items import (  # noqa: F401
+    ACCELERATION_MAX,
+    BLUR_KINDS,
+    DEFOCUS_RADII,
+    EVALUATION_PROFILES,
+    EVALUATION_SPLITS,
+    GAUSSIAN_SIGMAS,
+    KIND_SOURCES,
+    NOISE_SIGMA,
+    evaluation_set,
+    evaluation_settings,
+    luminance,
+    per_channel,
+    photo_input,
+)
+from .keras_worker import (  # noqa: F401
+    KERAS_CHECKPOINTS,
+    SIGMA_MAP_STRIDE,
+    KerasOutputs,
+    keras_checkpoint,
+    keras_predictions,
+    run_keras_subprocess,
+)
+from .ledger import (  # noqa: F401
+    best_method,
+    html_table,
+    ledger_html,
+    ledger_rows,
+)
+from .methods import (  # noqa: F401
+    ORACLE_SETTINGS,
+    Method,
+    blurred_input,
+    choose_setting,
+    evaluate,
+    full_resolution_map,
+    oracle_methods,
+    sigma_map_deconvolution,
+    sigma_map_levels,
+)
+
+__all__ = ['BLUR_KINDS', 'KIND_SOURCES', 'NOISE_SIGMA', 'ACCELERATION_MAX', 'DEFOCUS_RADII', 'GAUSSIAN_SIGMAS', 'EVALUATION_PROFILES', 'EVALUATION_SPLITS', 'evaluation_settings', 'evaluation_set', 'photo_input', 'per_channel', 'luminance', 'Method', 'choose_setting', 'evaluate', 'blurred_input', 'ORACLE_SETTINGS', 'oracle_methods', 'sigma_map_levels', 'sigma_map_deconvolution', 'full_resolution_map', 'best_method', 'ledger_rows', 'html_table', 'ledger_html', 'KERAS_CHECKPOINTS', 'keras_checkpoint', 'SIGMA_MAP_STRIDE', 'keras_predictions', 'KerasOutputs', 'run_keras_subprocess']

@@ -1,0 +1,191 @@
+"""Methods as chapter 8 runs them: a record of how to restore an item and which settings to try,
+evaluated with the setting chosen on validation and timed per image; the oracle filters;
+sigma-map deconvolution through the non-uniform operator.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from scipy.ndimage import map_coordinates
+from skimage.restoration import unsupervised_wiener
+
+from ..evaluation.items import BLUR_KINDS
+from ..imaging import metrics, nonuniform, restore
+from ..runtime import validate as _validate
+
+# --------------------------------------------------------------------------------------------
+# Methods and their evaluation
+
+
+@dataclasses.dataclass
+class Method:
+    """One restoration method as chapter 8 runs it.
+
+    Attributes
+    ----------
+    name : str
+        Row label of the table.
+    key : str
+        Identifier used in glue names (``psnr_<key>_<kind>``).
+    kinds : tuple of str
+        The blur kinds it applies to.
+    restore : callable
+        ``restore(item, settings) -> {setting: image}``: grey restorations in [0, 1] of the
+        item's blurred image, one per requested setting (a method without settings gets
+        ``[None]``).
+    settings : tuple
+        The settings to choose from on validation (hashable values; ``(None,)`` for none).
+    chapter : str or None
+        Notebook stem of the chapter that trained it (None for the classical filters).
+    oracle : bool
+        True when it is given the true kernel(s): a ceiling, not a blind method.
+    per_kind : bool
+        Choose the setting per blur kind (fair only for an oracle, which knows the kind).
+    elsewhere_seconds : callable, optional
+        ``elsewhere_seconds(item) -> float``: time spent on the item in another process (the
+        Keras subprocess), added to what is measured here.
+    """
+
+    name: str
+    key: str
+    kinds: tuple
+    restore: Callable
+    settings: tuple = (None,)
+    chapter: str | None = None
+    oracle: bool = False
+    per_kind: bool = False
+    elsewhere_seconds: Callable | None = None
+
+
+def _score(item, image) -> tuple[float, float]:
+    out = np.clip(_validate.array(image, f"restoration of {item['key']}", ndim=2), 0.0, 1.0)
+    return metrics.psnr(item["sharp"], out, data_range=1.0), metrics.ssim(item["sharp"], out, data_range=1.0)
+
+
+def choose_setting(method: Method, validation: Sequence[dict]) -> dict:
+    """The setting of ``method`` with the best mean validation PSNR, per kind or overall.
+
+    Returns
+    -------
+    dict
+        ``{kind: setting}`` for every kind of the method that validation holds.
+    """
+    items = [it for it in validation if it["kind"] in method.kinds]
+    if not items:
+        raise ValueError(f"validation holds no item of the kinds {method.kinds} of {method.name!r}")
+    psnrs = {}
+    for it in items:
+        outs = method.restore(it, list(method.settings))
+        for s in method.settings:
+            psnrs.setdefault((it["kind"] if method.per_kind else None, s), []).append(_score(it, outs[s])[0])
+    groups = sorted({g for g, _ in psnrs}, key=str)
+    best = {g: max(method.settings, key=lambda s: np.mean(psnrs[(g, s)])) for g in groups}
+    return {kind: best[kind if method.per_kind else None] for kind in sorted({it["kind"] for it in items})}
+
+
+def evaluate(method: Method, validation: Sequence[dict], test: Sequence[dict]) -> dict:
+    """Choose ``method``'s setting on ``validation``, then restore every applicable test item once.
+
+    Returns
+    -------
+    dict
+        ``{kind: {"setting", "psnr", "ssim", "seconds" (lists over the test items, seconds
+        per image including :attr:`Method.elsewhere_seconds`), "images" (the restorations),
+        "keys"}}``.
+    """
+    chosen = choose_setting(method, validation) if len(method.settings) > 1 else None
+    out: dict = {}
+    for it in test:
+        if it["kind"] not in method.kinds:
+            continue
+        setting = method.settings[0] if chosen is None else chosen[it["kind"]]
+        start = time.perf_counter()
+        image = method.restore(it, [setting])[setting]
+        seconds = time.perf_counter() - start
+        if method.elsewhere_seconds is not None:
+            seconds += float(method.elsewhere_seconds(it))
+        p, s = _score(it, image)
+        row = out.setdefault(it["kind"], {"setting": setting, "psnr": [], "ssim": [], "seconds": [], "images": [], "keys": []})
+        for name, value in (("psnr", p), ("ssim", s), ("seconds", seconds), ("images", np.clip(image, 0, 1)), ("keys", it["key"])):
+            row[name].append(value)
+    return out
+
+
+def blurred_input() -> Method:
+    """The blurred image itself: the row every method must beat."""
+    return Method("blurred input", "blurred", BLUR_KINDS, lambda it, ss: {s: it["blurred"] for s in ss})
+
+
+#: Settings the oracle filters choose from on validation (per blur kind).
+ORACLE_SETTINGS = {
+    "pseudo_inverse": (0.03, 0.1, 0.3),
+    "wiener": tuple(float(v) for v in np.geomspace(1e-4, 1e-1, 7)),
+    "cls": tuple(float(v) for v in np.geomspace(1e-4, 1e-1, 7)),
+    "richardson_lucy": (5, 10, 20, 40, 80),
+}
+
+
+def oracle_methods(seed: int = 0) -> list[Method]:
+    """The non-blind filters, given the true kernel of each item (the oracle rows).
+
+    Uniform kinds: the circular filters of :mod:`deblurkit.restore` on a mirrored extension
+    (:func:`deblurkit.restore.mirrored_restore`) and scikit-image's ``unsupervised_wiener``
+    (which estimates its own regularisation). Non-uniform kind: Richardson-Lucy with the true
+    kernels and weights (:func:`deblurkit.nonuniform.richardson_lucy_nonuniform`, linear
+    intensity); the uniform filters do not apply to it.
+    """
+    uniform = BLUR_KINDS[:-1]
+
+    def filtered(fn, option=None):
+        def run(it, settings):
+            return {s: restore.mirrored_restore(fn, it["blurred"], it["psf"], **({option: s} if option else {})) for s in settings}
+
+        return run
+
+    def unsupervised(it, settings):
+        def fn(img, k):
+            return unsupervised_wiener(img, k, clip=False, rng=seed)[0]
+
+        return {s: restore.mirrored_restore(fn, it["blurred"], it["psf"]) for s in settings}
+
+    def rl(it, settings):
+        if it["kind"] == "nonuniform":
+            kept = nonuniform.richardson_lucy_nonuniform(it["blurred"], it["kernels"], it["weights"], record=settings, gamma=it["gamma"])
+            return {s: kept[s] for s in settings}
+        return {s: restore.mirrored_restore(restore.richardson_lucy, it["blurred"], it["psf"], num_iter=s) for s in settings}
+
+    common = {"oracle": True, "per_kind": True}
+    return [
+        Method("inverse", "inverse", uniform, filtered(restore.inverse_filter), **common),
+        Method("pseudo-inverse", "pseudo_inverse", uniform, filtered(restore.pseudo_inverse_filter, "threshold"), ORACLE_SETTINGS["pseudo_inverse"], **common),
+        Method("Wiener", "wiener", uniform, filtered(restore.wiener_filter, "nsr"), ORACLE_SETTINGS["wiener"], **common),
+        Method("CLS", "cls", uniform, filtered(restore.cls_filter, "gamma"), ORACLE_SETTINGS["cls"], **common),
+        Method("Richardson-Lucy", "richardson_lucy", BLUR_KINDS, rl, ORACLE_SETTINGS["richardson_lucy"], **common),
+        Method("unsupervised Wiener (scikit-image)", "unsupervised_wiener", uniform, unsupervised, **common),
+    ]
+
+
+def sigma_map_levels(grid) -> np.ndarray:
+    """Every third σ of a classifier's grid, plus its ends: the basis of the σ-map deconvolution."""
+    g = np.asarray(grid, float)
+    return np.unique(np.concatenate([g[::3], g[-1:]]))
+
+
+def sigma_map_deconvolution(blurred, sigma_map, levels, *, iterations, gamma: float = 1.0) -> dict:
+    """Richardson-Lucy for the spatially varying Gaussian blur of ``sigma_map`` (chapter 5's
+    operator, :func:`deblurkit.nonuniform.gaussian_mixture`); ``{iterations: image}``."""
+    kernels, weights = nonuniform.gaussian_mixture(sigma_map, levels)
+    return nonuniform.richardson_lucy_nonuniform(blurred, kernels, weights, record=list(iterations), gamma=gamma)
+
+
+def full_resolution_map(centres, shape, stride: int, offset: int) -> np.ndarray:
+    """A map known at window centres ``offset + stride * i`` spread to every pixel of ``shape``
+    (bilinear inside the centres, the nearest centre beyond them)."""
+    grid = _validate.array(centres, "centres", ndim=2)
+    rows, cols = np.indices(tuple(shape), dtype=float)
+    coords = np.stack([(rows - offset) / stride, (cols - offset) / stride])
+    return map_coordinates(grid, coords, order=1, mode="nearest")
