@@ -99,3 +99,45 @@ def show_transfer(ax, transfer, title: str, *, log: bool = True, colorbar: bool 
     if colorbar:
         ax.figure.colorbar(artist, ax=ax, fraction=0.046, pad=0.04, label="log10 |H|" if log else "|H|")
     return artist
+
+
+def show_with_inset(ax, image, title: str, box, *, where=(0.6, 0.0, 0.4, 0.4), colour: str = "yellow"):
+    """Draw ``image`` with a magnified inset of one square region, the region marked on it.
+
+    The inset shows the pixels of ``box`` as they are (nearest neighbour, no smoothing), so the
+    same ``box`` on every method's result compares them pixel for pixel.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    image : array_like, shape (H, W) or (H, W, 3)
+        Values in [0, 1] (clipped for display).
+    title : str
+    box : tuple of int
+        ``(x0, y0, side)`` in pixels: the region's top-left corner and its side.
+    where : tuple of float
+        The inset's ``(left, bottom, width, height)`` in fractions of ``ax``.
+    colour : str
+        Colour of the square that marks the region and of the inset's frame.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The inset's axes.
+    """
+    from matplotlib.patches import Rectangle
+
+    img = _validate.image(image)
+    x0, y0, side = (int(v) for v in box)
+    if side < 1 or x0 < 0 or y0 < 0 or x0 + side > img.shape[1] or y0 + side > img.shape[0]:
+        raise ValueError(f"box must be (x0, y0, side) inside the image of shape {img.shape[:2]}, got {box}")
+    show_image(ax, img, title)
+    inset = ax.inset_axes(list(where))
+    crop = np.clip(img[y0 : y0 + side, x0 : x0 + side], 0, 1)
+    inset.imshow(crop, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    inset.set_xticks([])
+    inset.set_yticks([])
+    for spine in inset.spines.values():
+        spine.set_edgecolor(colour)
+    ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), side, side, fill=False, edgecolor=colour, lw=1))
+    return inset

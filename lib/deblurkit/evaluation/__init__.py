@@ -3,7 +3,9 @@ evaluation set (every blur kind, camera-blurred, with ground truth) and the read
 ``methods``: method records scored with the setting chosen on validation, the oracle filters;
 ``ledger``: the best method per kind and the claims ledger; ``keras_worker``: chapters 2-4's Keras
 models run in their own process (``python -m deblurkit.evaluation.keras_worker``), so no
-process imports both TensorFlow and torch. Public names are re-exported here."""
+process imports both TensorFlow and torch; ``tiling``: fixed-size networks on any image size, in
+blended tiles; ``testtime``: DeblurGAN restored as its authors' test code runs it (dropout on,
+one seeded mask per image; imports torch only when called). Public names are re-exported here."""
 
 from .items import (  # noqa: F401
     ACCELERATION_MAX,
@@ -11,6 +13,7 @@ from .items import (  # noqa: F401
     DEFOCUS_RADII,
     EVALUATION_PROFILES,
     EVALUATION_SPLITS,
+    GAMMA,
     GAUSSIAN_SIGMAS,
     KIND_SOURCES,
     NOISE_SIGMA,
@@ -29,10 +32,13 @@ from .keras_worker import (  # noqa: F401
     run_keras_subprocess,
 )
 from .ledger import (  # noqa: F401
-    best_method,
+    best_methods,
+    best_phrase,
+    git_changed_since,
     html_table,
     ledger_html,
     ledger_rows,
+    record_is_stale,
 )
 from .methods import (  # noqa: F401
     ORACLE_SETTINGS,
@@ -41,9 +47,20 @@ from .methods import (  # noqa: F401
     choose_setting,
     evaluate,
     full_resolution_map,
+    in_linear,
     oracle_methods,
     sigma_map_deconvolution,
     sigma_map_levels,
 )
+from .tiling import blend_window, tiled_apply  # noqa: F401
 
-__all__ = ['BLUR_KINDS', 'KIND_SOURCES', 'NOISE_SIGMA', 'ACCELERATION_MAX', 'DEFOCUS_RADII', 'GAUSSIAN_SIGMAS', 'EVALUATION_PROFILES', 'EVALUATION_SPLITS', 'evaluation_settings', 'evaluation_set', 'photo_input', 'per_channel', 'luminance', 'Method', 'choose_setting', 'evaluate', 'blurred_input', 'ORACLE_SETTINGS', 'oracle_methods', 'sigma_map_levels', 'sigma_map_deconvolution', 'full_resolution_map', 'best_method', 'ledger_rows', 'html_table', 'ledger_html', 'KERAS_CHECKPOINTS', 'keras_checkpoint', 'SIGMA_MAP_STRIDE', 'keras_predictions', 'KerasOutputs', 'run_keras_subprocess']
+__all__ = [
+    "BLUR_KINDS", "KIND_SOURCES", "NOISE_SIGMA", "GAMMA", "ACCELERATION_MAX", "DEFOCUS_RADII",
+    "GAUSSIAN_SIGMAS", "EVALUATION_PROFILES", "EVALUATION_SPLITS", "evaluation_settings",
+    "evaluation_set", "photo_input", "per_channel", "luminance", "Method", "choose_setting",
+    "evaluate", "blurred_input", "ORACLE_SETTINGS", "oracle_methods", "in_linear",
+    "sigma_map_levels", "sigma_map_deconvolution", "full_resolution_map", "best_methods",
+    "best_phrase", "record_is_stale", "git_changed_since", "ledger_rows", "html_table",
+    "ledger_html", "tiled_apply", "blend_window", "KERAS_CHECKPOINTS", "keras_checkpoint",
+    "SIGMA_MAP_STRIDE", "keras_predictions", "KerasOutputs", "run_keras_subprocess",
+]

@@ -29,9 +29,12 @@ KIND_SOURCES = {
 }
 
 
-#: Noise standard deviation of every item, in [0, 1] intensity units (linear intensity for
-#: the non-uniform kind, as chapter 5 blurs).
+#: Noise standard deviation of every item, in [0, 1] units of linear intensity.
 NOISE_SIGMA = 0.01
+
+#: The one convention of every kind: stored values are decoded with this display gamma, blurred
+#: and made noisy in linear intensity, then encoded again (as chapter 5 and its paper do).
+GAMMA = nonuniform.GAMMA
 
 
 #: Parameter ranges, drawn uniformly per item: accelerations in px/time² (chapter 2's range,
@@ -48,12 +51,12 @@ GAUSSIAN_SIGMAS = (0.5, 3.0)
 #: Sizes per profile: ``size`` the side of an item (px), ``scene`` the side the bundled image is
 #: resized to before the item is cut from its centre, ``kernel_size`` the side of the
 #: camera-shake kernels (trajectory and non-uniform kinds), the number of test and validation
-#: images, ``draws`` blurs of each kind per image, and the side of the reader's photo (its
-#: longer side is resized to at most this).
+#: images, ``draws`` blurs of each kind per image, and the cap on the longer side of the
+#: reader's photo (restored at its own resolution up to this; at least 1024 px in ``cpu``).
 EVALUATION_PROFILES = {
-    "smoke": {"size": 64, "scene": 128, "kernel_size": 9, "test_images": 2, "validation_images": 1, "draws": 1, "photo_side": 96},
-    "cpu": {"size": 128, "scene": 256, "kernel_size": 17, "test_images": 6, "validation_images": 3, "draws": 3, "photo_side": 256},
-    "gpu": {"size": 256, "scene": 512, "kernel_size": 33, "test_images": 6, "validation_images": 3, "draws": 4, "photo_side": 512},
+    "smoke": {"size": 64, "scene": 128, "kernel_size": 9, "test_images": 2, "validation_images": 1, "draws": 1, "photo_side": 128},
+    "cpu": {"size": 128, "scene": 256, "kernel_size": 17, "test_images": 6, "validation_images": 3, "draws": 3, "photo_side": 1024},
+    "gpu": {"size": 256, "scene": 512, "kernel_size": 33, "test_images": 6, "validation_images": 3, "draws": 4, "photo_side": 2048},
 }
 
 
@@ -100,8 +103,8 @@ def evaluation_set(profile: str, seed: int = 0, *, split: str = "test") -> list[
         ``draw`` (0, 1, ...: each draw a new blur of the same kind), ``sharp``
         and ``blurred`` (grey, (size, size), float64 in [0, 1]), ``psf`` (the true kernel of a
         uniform kind, else None), ``kernels`` and ``weights`` (the true non-uniform mixture, else
-        None), ``gamma`` (1.0: blurred as stored, as chapters 1-4 and 6 do; 2.2: in linear
-        intensity, as chapter 5 does), ``params`` (the blur's parameters) and ``noise_sigma``.
+        None), ``gamma`` (:data:`GAMMA` for every kind: blurred in linear intensity, which every
+        method receives), ``params`` (the blur's parameters) and ``noise_sigma``.
     """
     settings = evaluation_settings(profile)
     seed = _validate.integer(seed, "seed", minimum=0)
@@ -123,17 +126,18 @@ def evaluation_set(profile: str, seed: int = 0, *, split: str = "test") -> list[
                     )
                     item.update(
                         sharp=sample["sharp"], blurred=np.clip(sample["blurred"], 0.0, 1.0), psf=None,
-                        kernels=sample["kernels"], weights=sample["weights"], gamma=nonuniform.GAMMA,
+                        kernels=sample["kernels"], weights=sample["weights"], gamma=GAMMA,
                         params={"kernel_size": k, "regions": 2},
                     )
                 else:
                     kernel, params = _uniform_kernel(kind, rng, k)
-                    clean = camera_blur(scene, kernel, size)
+                    clean = camera_blur(nonuniform.gamma_decode(scene, GAMMA), kernel, size)
                     m = (settings["scene"] - size) // 2
+                    noisy = add_gaussian_noise(clean, NOISE_SIGMA, rng, clip=True)
                     item.update(
                         sharp=scene[m : m + size, m : m + size].copy(),
-                        blurred=add_gaussian_noise(clean, NOISE_SIGMA, rng, clip=True),
-                        psf=kernel, kernels=None, weights=None, gamma=1.0, params=params,
+                        blurred=nonuniform.gamma_encode(noisy, GAMMA),
+                        psf=kernel, kernels=None, weights=None, gamma=GAMMA, params=params,
                     )
                 items.append(item)
     return items
@@ -144,45 +148,50 @@ def evaluation_set(profile: str, seed: int = 0, *, split: str = "test") -> list[
 
 
 def photo_input(photo, profile: str, seed: int = 0) -> dict:
-    """The image the blind methods run on in the "your photo" section.
+    """The image the blind methods run on in the "your photo" section, at its own resolution.
 
     Parameters
     ----------
     photo : str or Path or None
-        A path to an image file (any size, grey or colour). Empty or None: the default, a
-        held-out bundled colour image (chelsea, test split) blurred by a random camera-shake
-        trajectory with :data:`NOISE_SIGMA` noise, as a camera would.
+        A path to an image file (any size, grey or colour). Empty or None: the default, the
+        held-out bundled colour image chelsea at its own size, blurred by a random camera-shake
+        trajectory in linear intensity (:data:`GAMMA`) with :data:`NOISE_SIGMA` noise, as a
+        camera would.
     profile : str
-        Its longer side is resized to at most ``photo_side`` of :data:`EVALUATION_PROFILES`.
+        A photo whose longer side exceeds ``photo_side`` of :data:`EVALUATION_PROFILES` (1024 px
+        in ``cpu``) is shrunk to it; a smaller one is used as it is.
 
     Returns
     -------
     dict
         ``blurred`` (H, W, 3) float64 in [0, 1]; ``sharp`` (the same shape, or None for a
-        reader's photo); ``description`` (a sentence for the page); ``resized`` (bool).
+        reader's photo); ``kernel`` (the default's true kernel, else None); ``gamma`` (the
+        display gamma the methods decode with, :data:`GAMMA`); ``resized`` (bool);
+        ``description`` (a sentence for the page).
 
     Raises
     ------
     FileNotFoundError, ValueError
         Naming the ``photo`` parameter, when the file is missing or cannot be read as an image.
     """
-    side = evaluation_settings(profile)["photo_side"]
+    cap = evaluation_settings(profile)["photo_side"]
     if photo in (None, ""):
         rng = np.random.default_rng([seed, 7])
-        sharp = bundled.bundled_image("chelsea")
-        scale = side / max(sharp.shape[:2])
-        sharp = np.clip(bundled.resize(sharp, (round(sharp.shape[0] * scale), round(sharp.shape[1] * scale))), 0, 1)
+        sharp = np.clip(bundled.bundled_image("chelsea"), 0, 1)
         k = evaluation_settings(profile)["kernel_size"]
         kernel = psf.random_shake_kernel(k, rng, min_length=3.0, max_length=k - 1.0)
-        blurred = add_gaussian_noise(blur(sharp, kernel, mode="symmetric"), NOISE_SIGMA, rng, clip=True)
+        linear = blur(nonuniform.gamma_decode(sharp, GAMMA), kernel, mode="symmetric")
+        blurred = nonuniform.gamma_encode(add_gaussian_noise(linear, NOISE_SIGMA, rng, clip=True), GAMMA)
         return {
             "blurred": blurred,
             "sharp": sharp,
             "kernel": kernel,
-            "resized": True,
+            "gamma": GAMMA,
+            "resized": False,
             "description": (
-                f"no photo was given, so the held-out bundled image chelsea ({sharp.shape[1]}x{sharp.shape[0]} px) "
-                f"was blurred by a random {k}x{k} camera-shake kernel with noise sigma {NOISE_SIGMA}"
+                f"no photo was given, so the held-out bundled image chelsea, at its own "
+                f"{sharp.shape[1]}x{sharp.shape[0]} px, was blurred by a random {k}x{k} camera-shake "
+                f"kernel in linear intensity with noise sigma {NOISE_SIGMA}"
             ),
         }
     path = Path(photo).expanduser()
@@ -192,16 +201,19 @@ def photo_input(photo, profile: str, seed: int = 0) -> dict:
         raise type(exc)(f"photo: {exc}") from None
     if min(img.shape[:2]) < 32:
         raise ValueError(f"photo {str(path)!r} must be at least 32 px on a side, got shape {img.shape}")
-    resized = max(img.shape[:2]) > side
+    own = img.shape[:2]
+    resized = max(own) > cap
     if resized:
-        scale = side / max(img.shape[:2])
-        img = np.clip(bundled.resize(img, (max(32, round(img.shape[0] * scale)), max(32, round(img.shape[1] * scale)))), 0, 1)
+        scale = cap / max(own)
+        img = np.clip(bundled.resize(img, (max(32, round(own[0] * scale)), max(32, round(own[1] * scale)))), 0, 1)
+    size = f"{img.shape[1]}x{img.shape[0]} px" + (f", shrunk from {own[1]}x{own[0]} to the {profile} profile's cap of {cap} px" if resized else ", its own resolution")
     return {
         "blurred": img,
         "sharp": None,
         "kernel": None,
+        "gamma": GAMMA,
         "resized": resized,
-        "description": f"the reader's photo {path.name} ({img.shape[1]}x{img.shape[0]} px{', resized' if resized else ''})",
+        "description": f"the reader's photo {path.name} ({size})",
     }
 
 

@@ -22,6 +22,7 @@ from ..evaluation.items import (
     photo_input,
 )
 from ..evaluation.methods import full_resolution_map
+from ..evaluation.tiling import tiled_apply
 from ..models import acceleration_nets, sigma_cnn
 from ..models import autoencoder as ae
 from ..models.autoencoder import REPORT_ARCHITECTURE as _AUTOENCODER_ARCHITECTURE
@@ -88,9 +89,9 @@ def keras_predictions(profile: str, seed: int, out, *, photo=None) -> Path:
         value = fn(*args)
         return value, time.perf_counter() - start
 
-    def sigma_full(image):
-        centres = sigma_cnn.sigma_map(classifier, image, grid, stride=stride)
-        return full_resolution_map(centres, image.shape, stride, sigma_cnn.PATCH // 2)
+    def sigma_full(image, step=stride):
+        centres = sigma_cnn.sigma_map(classifier, image, grid, stride=step)
+        return full_resolution_map(centres, image.shape, step, sigma_cnn.PATCH // 2)
 
     def grey_of(rgb):
         return np.asarray(rgb, float).mean(axis=2)
@@ -117,14 +118,21 @@ def keras_predictions(profile: str, seed: int, out, *, photo=None) -> Path:
     picture = photo_input(photo, profile, seed)
     grey = luminance(picture["blurred"])
     arrays["photo__a_hat"] = acceleration_nets.estimate_on_image(estimator, grey, a_max=a_max)
-    arrays["photo__autoencoder"] = np.clip(ae.deblur_image(autoencoder, picture["blurred"]), 0, 1)
-    arrays["photo__sigma_map"] = sigma_full(grey)
+    # the autoencoder takes fixed-size tiles: overlapping, cross-faded where they meet (no seams)
+    tile = int(autoencoder.input_shape[1])
+    rgb = picture["blurred"] if picture["blurred"].ndim == 3 else np.repeat(picture["blurred"][..., None], 3, axis=2)
+    arrays["photo__autoencoder"] = np.clip(tiled_apply(lambda w: autoencoder.predict(w.astype(np.float32), batch_size=16, verbose=0), rgb, tile=tile, overlap=tile // 4), 0, 1)
+    # about 128 windows along the longer side at most, so a large photo takes seconds, not minutes
+    photo_stride = max(stride, -(-max(grey.shape) // 128))
+    arrays["photo__sigma_map"] = sigma_full(grey, photo_stride)
     meta = {
         "estimator": est_meta,
         "autoencoder": ae_meta,
         "sigma_classifier": sc_meta,
         "sigma_grid": grid.tolist(),
         "sigma_map_stride": stride,
+        "photo_sigma_map_stride": photo_stride,
+        "autoencoder_tile": {"tile": tile, "overlap": tile // 4},
     }
     arrays["meta"] = np.array(json.dumps(meta))
     out = Path(out)

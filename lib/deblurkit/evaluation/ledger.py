@@ -1,4 +1,6 @@
-"""Chapter 8's summaries: the best method per blur kind and the claims ledger (HTML tables).
+"""Chapter 8's summaries: the best methods per blur kind (ties kept) and the claims ledger, whose
+rows show the deciding numbers and the reason, the protocol match, the run that wrote each
+record, and whether the record is stale.
 """
 
 from __future__ import annotations
@@ -6,57 +8,131 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
-import numpy as np
+from ..book.tables import html_table
+from ..runtime import validate as _validate
 
-# --------------------------------------------------------------------------------------------
-# Tables and the claims ledger
-
-
-def best_method(results: dict, kind: str) -> str:
-    """Name of the method with the highest mean test PSNR on ``kind`` (``results[name][kind]``)."""
-    scores = {name: float(np.mean(r[kind]["psnr"])) for name, r in results.items() if kind in r}
-    if not scores:
-        raise ValueError(f"no method has results on {kind!r}")
-    return max(scores, key=scores.get)
+__all__ = ["best_methods", "best_phrase", "record_is_stale", "git_changed_since", "ledger_rows", "ledger_html", "html_table"]
 
 
-def ledger_rows(verdicts: Sequence[dict]) -> list[dict]:
-    """One row per seed claim: seed, claim, verdict, the deciding numbers and the chapter."""
+def best_methods(scores: dict, *, tolerance: float) -> list[str]:
+    """The methods whose score is within ``tolerance`` of the best one, best first (ties kept).
+
+    Parameters
+    ----------
+    scores : dict
+        ``{method name: score}`` (higher is better), at least one finite score.
+    tolerance : float
+        Differences at or below this (>= 0, same unit) count as ties.
+    """
+    if not isinstance(scores, dict) or not scores:
+        raise ValueError(f"scores must be a non-empty dict, got {scores!r}")
+    values = {str(k): _validate.real_scalar(v, f"scores[{k!r}]") for k, v in scores.items()}
+    tolerance = _validate.positive_scalar(tolerance, "tolerance", allow_zero=True)
+    top = max(values.values())
+    return sorted((k for k, v in values.items() if v >= top - tolerance), key=values.get, reverse=True)
+
+
+def best_phrase(names: Sequence[str], *, tolerance: float, unit: str = "dB") -> str:
+    """``names`` from :func:`best_methods` as a phrase: the one name, or the tied names joined
+    with "and" and the tie stated (e.g. ``"Wiener and CLS (tied within 0.1 dB)"``)."""
+    names = list(names)
+    if not names:
+        raise ValueError("names must hold at least one method")
+    if len(names) == 1:
+        return names[0]
+    joined = ", ".join(names[:-1]) + " and " + names[-1]
+    return f"{joined} (tied within {tolerance:g} {unit})".replace(" )", ")")
+
+
+def _numbers(v: dict) -> str:
+    """The claimed, measured and tolerance numbers of a record, with enough digits that a
+    claimed and a measured number never print alike."""
+    unit = f" {v['unit']}" if v.get("unit") else ""
+    claimed, measured = v.get("claimed"), v.get("measured")
+    digits = 4
+    while digits < 12 and None not in (claimed, measured) and claimed != measured and f"{claimed:.{digits}g}" == f"{measured:.{digits}g}":
+        digits += 1
+    parts = []
+    if claimed is not None:
+        parts.append(f"claimed {claimed:.{digits}g}{unit}")
+    if measured is not None:
+        parts.append(f"measured {measured:.{digits}g}{unit}")
+    if v.get("tolerance") is not None:
+        parts.append(f"tolerance {v['tolerance']:.3g}{unit}")
+    return "; ".join(parts)
+
+
+def _protocol(v: dict) -> str:
+    """The record's protocol match as a short text ("" when it carries none)."""
+    match = v.get("protocol")
+    if match is None:
+        return ""
+    if isinstance(match, str):
+        return match
+    if isinstance(match, dict):
+        return "; ".join(f"{k}: {val}" for k, val in match.items())
+    return str(match)
+
+
+def record_is_stale(v: dict, *, current_key: str | None = None, changed_since=None) -> bool:
+    """Whether a verdict record is older than the chapter that should have written it.
+
+    The rule (BOOK.md section 7): a record is stale when its cache key differs from its
+    chapter's current one. Where no key is known (``current_key`` None or the record has no
+    ``cache_key``), the record's commit stands in: ``changed_since(commit, chapter)`` tells
+    whether the chapter's sources changed after it. A record with neither is stale, since
+    nothing shows which run wrote it.
+    """
+    if current_key is not None and v.get("cache_key"):
+        return v["cache_key"] != current_key
+    if v.get("commit") and changed_since is not None:
+        return bool(changed_since(v["commit"], v["chapter"]))
+    return True
+
+
+def git_changed_since(root):
+    """A ``changed_since(commit, chapter)`` for :func:`record_is_stale`: true when
+    ``notebooks/<chapter>.ipynb`` or ``lib/`` differ between ``commit`` and the working tree of
+    the git checkout at ``root`` (a dirty tree counts as changed), or when git cannot tell."""
+    import subprocess
+
+    def changed(commit: str, chapter: str) -> bool:
+        commit = commit.removesuffix("+dirty")
+        paths = [f"notebooks/{chapter}.ipynb", "lib"]
+        try:
+            done = subprocess.run(["git", "-C", str(root), "diff", "--quiet", commit, "--", *paths], capture_output=True, check=False)
+        except OSError:
+            return True
+        return done.returncode != 0
+
+    return changed
+
+
+def ledger_rows(verdicts: Sequence[dict], *, current_keys: dict | None = None, changed_since=None) -> list[dict]:
+    """One row per claim: source, claim, verdict, the deciding numbers AND the reason, the
+    protocol match, the run that wrote it (commit, profile, seed, time), whether it is stale
+    (:func:`record_is_stale`) and the chapter; sorted by source, then chapter."""
     rows = []
     for v in verdicts:
-        numbers = []
-        unit = f" {v['unit']}" if v.get("unit") else ""
-        digits = 4  # enough digits that a claimed and a measured number never print alike
-        while digits < 12 and None not in (v.get("claimed"), v.get("measured")) and v["claimed"] != v["measured"] and f"{v['claimed']:.{digits}g}" == f"{v['measured']:.{digits}g}":
-            digits += 1
-        if v.get("claimed") is not None:
-            numbers.append(f"claimed {v['claimed']:.{digits}g}{unit}")
-        if v.get("measured") is not None:
-            numbers.append(f"measured {v['measured']:.{digits}g}{unit}")
-        if v.get("tolerance") is not None:
-            numbers.append(f"tolerance {v['tolerance']:.3g}{unit}")
-        rows.append({"seed": v["seed"], "claim": v["claim"], "verdict": v["verdict"], "numbers": "; ".join(numbers), "reason": v["reason"], "chapter": v["chapter"]})
+        key = (current_keys or {}).get(v["chapter"])
+        run = ", ".join(str(v[k])[:19] if k == "time" else str(v[k])[:12] for k in ("commit", "profile", "seed_used", "time") if v.get(k) is not None)
+        rows.append({
+            "seed": v["seed"], "claim": v["claim"], "verdict": v["verdict"], "numbers": _numbers(v),
+            "reason": v.get("reason", ""), "protocol": _protocol(v), "run": run or "no run identity recorded",
+            "stale": record_is_stale(v, current_key=key, changed_since=changed_since), "chapter": v["chapter"],
+        })
     return sorted(rows, key=lambda r: (r["seed"], r["chapter"]))
 
 
-def html_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """An HTML table (the book renders a code cell's HTML output as it is; a Markdown output
-    would lose its table). Cells are escaped, except those given as ``("html", markup)``."""
-    def cell(value, tag):
-        markup = value[1] if isinstance(value, tuple) and value[0] == "html" else html.escape(str(value))
-        return f"<{tag}>{markup}</{tag}>"
-
-    head = "".join(cell(h, "th") for h in header)
-    body = "".join("<tr>" + "".join(cell(v, "td") for v in r) + "</tr>" for r in rows)
-    return f'<table class="table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-
-
 def ledger_html(rows: Sequence[dict]) -> str:
-    """The ledger as an HTML table; each chapter links to its page (``<chapter>.html``)."""
+    """The ledger as an HTML table; each chapter links to its page (``<chapter>.html``), and a
+    stale record is marked in its run column."""
     cells = []
     for r in rows:
         number = r["chapter"].split("_")[0].lstrip("0") or "0"
         link = ("html", f'<a href="{html.escape(r["chapter"])}.html">chapter {number}</a>')
         verdict = ("html", f"<strong>{html.escape(r['verdict'])}</strong>")
-        cells.append([r["seed"], r["claim"], verdict, r["numbers"] or r["reason"], link])
-    return html_table(["seed", "claim", "verdict", "deciding numbers", "chapter"], cells)
+        evidence = "; ".join(x for x in (r["numbers"], r["reason"]) if x)
+        run = ("html", html.escape(r["run"]) + (" <strong>(stale)</strong>" if r["stale"] else ""))
+        cells.append([r["seed"], r["claim"], verdict, evidence, r["protocol"] or "—", run, link])
+    return html_table(["source", "claim", "verdict", "numbers and reason", "protocol match", "run", "chapter"], cells)

@@ -120,6 +120,14 @@ def blurred_input() -> Method:
     return Method("blurred input", "blurred", BLUR_KINDS, lambda it, ss: {s: it["blurred"] for s in ss})
 
 
+def in_linear(restore_linear: Callable, image, gamma: float) -> np.ndarray:
+    """Run a restoration in linear intensity: decode ``image`` (values in [0, 1], display gamma
+    ``gamma`` > 0; 1 for linear data), apply ``restore_linear`` and encode the result (clipped to
+    [0, 1]). How every filter of chapter 8 receives the item's gamma."""
+    linear = nonuniform.gamma_decode(image, gamma)
+    return nonuniform.gamma_encode(restore_linear(linear), gamma)
+
+
 #: Settings the oracle filters choose from on validation (per blur kind).
 ORACLE_SETTINGS = {
     "pseudo_inverse": (0.03, 0.1, 0.3),
@@ -135,14 +143,18 @@ def oracle_methods(seed: int = 0) -> list[Method]:
     Uniform kinds: the circular filters of :mod:`deblurkit.restore` on a mirrored extension
     (:func:`deblurkit.restore.mirrored_restore`) and scikit-image's ``unsupervised_wiener``
     (which estimates its own regularisation). Non-uniform kind: Richardson-Lucy with the true
-    kernels and weights (:func:`deblurkit.nonuniform.richardson_lucy_nonuniform`, linear
-    intensity); the uniform filters do not apply to it.
+    kernels and weights (:func:`deblurkit.nonuniform.richardson_lucy_nonuniform`); the uniform
+    filters do not apply to it. Every filter works in linear intensity with the item's
+    ``gamma`` (:func:`in_linear`).
     """
     uniform = BLUR_KINDS[:-1]
 
     def filtered(fn, option=None):
         def run(it, settings):
-            return {s: restore.mirrored_restore(fn, it["blurred"], it["psf"], **({option: s} if option else {})) for s in settings}
+            def one(s):
+                return lambda y: restore.mirrored_restore(fn, y, it["psf"], **({option: s} if option else {}))
+
+            return {s: in_linear(one(s), it["blurred"], it["gamma"]) for s in settings}
 
         return run
 
@@ -150,13 +162,17 @@ def oracle_methods(seed: int = 0) -> list[Method]:
         def fn(img, k):
             return unsupervised_wiener(img, k, clip=False, rng=seed)[0]
 
-        return {s: restore.mirrored_restore(fn, it["blurred"], it["psf"]) for s in settings}
+        restored = in_linear(lambda y: restore.mirrored_restore(fn, y, it["psf"]), it["blurred"], it["gamma"])
+        return {s: restored for s in settings}
 
     def rl(it, settings):
         if it["kind"] == "nonuniform":
             kept = nonuniform.richardson_lucy_nonuniform(it["blurred"], it["kernels"], it["weights"], record=settings, gamma=it["gamma"])
             return {s: kept[s] for s in settings}
-        return {s: restore.mirrored_restore(restore.richardson_lucy, it["blurred"], it["psf"], num_iter=s) for s in settings}
+        def one(s):
+            return lambda y: restore.mirrored_restore(restore.richardson_lucy, y, it["psf"], num_iter=s)
+
+        return {s: in_linear(one(s), it["blurred"], it["gamma"]) for s in settings}
 
     common = {"oracle": True, "per_kind": True}
     return [
@@ -175,9 +191,10 @@ def sigma_map_levels(grid) -> np.ndarray:
     return np.unique(np.concatenate([g[::3], g[-1:]]))
 
 
-def sigma_map_deconvolution(blurred, sigma_map, levels, *, iterations, gamma: float = 1.0) -> dict:
+def sigma_map_deconvolution(blurred, sigma_map, levels, *, iterations, gamma: float) -> dict:
     """Richardson-Lucy for the spatially varying Gaussian blur of ``sigma_map`` (chapter 5's
-    operator, :func:`deblurkit.nonuniform.gaussian_mixture`); ``{iterations: image}``."""
+    operator, :func:`deblurkit.nonuniform.gaussian_mixture`), in linear intensity with the
+    item's display ``gamma``; ``{iterations: image}``."""
     kernels, weights = nonuniform.gaussian_mixture(sigma_map, levels)
     return nonuniform.richardson_lucy_nonuniform(blurred, kernels, weights, record=list(iterations), gamma=gamma)
 

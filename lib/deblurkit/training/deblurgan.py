@@ -130,7 +130,8 @@ class ShakeBlurDataset(torch.utils.data.Dataset):
 
 
 class GoProDataset(torch.utils.data.Dataset):
-    """Random aligned crops of GoPro blur/sharp pairs at full resolution (as the paper trains).
+    """Random aligned crops of GoPro blur/sharp pairs at full resolution (the paper's code first
+    shrinks the 1280x720 frames by two, to 640x360: chapter 6 lists that as a departure).
 
     Items are ``(blurred, sharp, None)`` tensors in [-1, 1] like :class:`ShakeBlurDataset`
     (the true kernel is unknown). Sample ``i`` of epoch ``e`` is a pure function of

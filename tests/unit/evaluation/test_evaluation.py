@@ -42,7 +42,7 @@ def test_evaluation_set_is_deterministic_held_out_and_complete(smoke_sets):
             assert np.allclose(it["weights"].sum(axis=0), 1.0)
             assert np.allclose(it["kernels"].sum(axis=(1, 2)), 1.0)
         else:
-            assert it["kernels"] is None and it["gamma"] == 1.0
+            assert it["kernels"] is None and it["gamma"] == sb.GAMMA  # one convention for every kind
             assert it["psf"].sum() == pytest.approx(1.0)
         # blurred, not a copy of the sharp image
         assert np.abs(it["blurred"] - it["sharp"]).mean() > 1e-3
@@ -152,21 +152,21 @@ def test_oracle_filters_beat_the_blurred_input_with_the_true_kernel(smoke_sets):
     assert "nonuniform" not in sb.evaluate(by_name["wiener"], validation, test)
 
 
-def test_best_method_reads_the_table():
-    results = {"a": {"defocus": {"psnr": [20.0, 24.0]}}, "b": {"defocus": {"psnr": [23.0, 22.0]}, "gaussian": {"psnr": [1.0]}}}
-    assert sb.best_method(results, "defocus") == "b"  # by the mean (22.5 > 22), not the maximum
-    results["a"]["defocus"]["psnr"] = [20.0, 26.0]
-    assert sb.best_method(results, "defocus") == "a"
-    assert sb.best_method(results, "gaussian") == "b"
-    with pytest.raises(ValueError, match="no method"):
-        sb.best_method(results, "nonuniform")
+def test_best_methods_read_the_table_by_the_mean():
+    scores = {"a": np.mean([20.0, 24.0]), "b": np.mean([23.0, 22.0])}
+    assert sb.best_methods(scores, tolerance=0.0) == ["b"]  # by the mean (22.5 > 22), not the maximum
+    assert sb.best_methods(scores, tolerance=0.5) == ["b", "a"]
+    with pytest.raises(ValueError, match="non-empty"):
+        sb.best_methods({}, tolerance=0.1)
 
 
 def test_photo_input_default_and_errors(tmp_path):
     default = sb.photo_input("", "smoke", 0)
     side = sb.evaluation_settings("smoke")["photo_side"]
-    assert default["sharp"].shape == default["blurred"].shape and max(default["blurred"].shape[:2]) == side
-    assert "chelsea" in default["description"]
+    assert sb.evaluation_settings("cpu")["photo_side"] >= 1024
+    # the default photo keeps its own resolution
+    assert default["sharp"].shape == default["blurred"].shape == data.bundled_image("chelsea").shape
+    assert "chelsea" in default["description"] and not default["resized"] and default["gamma"] == sb.GAMMA
     with pytest.raises(FileNotFoundError, match="photo"):
         sb.photo_input(tmp_path / "missing.jpg", "smoke")
     broken = tmp_path / "broken.png"
@@ -178,7 +178,10 @@ def test_photo_input_default_and_errors(tmp_path):
     mine = tmp_path / "mine.png"
     io.imsave(mine, (np.random.default_rng(0).random((150, 300)) * 255).astype(np.uint8))
     got = sb.photo_input(mine, "smoke")
-    assert got["sharp"] is None and got["resized"] and got["blurred"].shape == (48, side, 3)
+    assert got["sharp"] is None and got["resized"] and got["blurred"].shape == (side // 2, side, 3)
+    assert "shrunk from 300x150" in got["description"]
+    small = sb.photo_input(mine, "cpu")  # under the cpu cap: its own resolution
+    assert small["blurred"].shape == (150, 300, 3) and not small["resized"]
     assert 0 <= got["blurred"].min() and got["blurred"].max() <= 1
 
 
