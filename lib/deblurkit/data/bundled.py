@@ -4,6 +4,7 @@ train/validation/test split of them, and crops, patches, resizing and standardis
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -69,8 +70,30 @@ def split_names(split: str, *, kind: str | None = None) -> list[str]:
         In the order of :data:`SPLITS`; disjoint from the other two splits.
     """
     _validate.choice(split, "split", set(SPLITS))
+    if split == "test":
+        _record_test_read()
     keep = set(bundled_image_names(kind))
     return [n for n in SPLITS[split] if n in keep]
+
+
+#: When this process first read the test split (``time.time()``), for :func:`first_test_read`.
+_FIRST_TEST_READ: list[float] = []
+
+
+def _record_test_read() -> None:
+    if not _FIRST_TEST_READ:
+        _FIRST_TEST_READ.append(time.time())
+
+
+def first_test_read() -> float | None:
+    """When this process first read the test split, in seconds since the epoch, or ``None``.
+
+    Asking :func:`split_names` for ``"test"`` or loading a test image by name
+    (:func:`bundled_image`, hence :func:`bundled_square`) counts as reading it. A chapter
+    registers its verdict specifications before that moment; :mod:`deblurkit.book.verdicts`
+    refuses to judge one registered after it.
+    """
+    return _FIRST_TEST_READ[0] if _FIRST_TEST_READ else None
 
 
 def bundled_image_names(kind: str | None = None) -> list[str]:
@@ -107,6 +130,8 @@ def bundled_image(name: str, *, gray: bool = False) -> np.ndarray:
     ndarray, shape (H, W) or (H, W, 3)
     """
     _validate.choice(name, "name", set(_BUNDLED))
+    if name in SPLITS["test"]:
+        _record_test_read()
     img = io.imread(_bundled_path(name))
     img = img.astype(np.float64) / (np.iinfo(img.dtype).max if img.dtype.kind in "ui" else 1.0)
     if img.ndim == 3 and img.shape[2] == 4:

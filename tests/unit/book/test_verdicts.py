@@ -1,13 +1,16 @@
 import json
 
 import pytest
-
-from deblurkit.book import checkpoints
-from deblurkit.book import glue
-from deblurkit.book import verdicts
-from deblurkit import data
-from deblurkit import evaluation
+from deblurkit import data, evaluation
+from deblurkit.book import checkpoints, glue, verdicts
+from deblurkit.data import bundled
 from deblurkit.runtime import files
+
+
+@pytest.fixture(autouse=True)
+def test_split_unread(monkeypatch):
+    """Every test starts as a chapter does: the test split not read yet in this process."""
+    monkeypatch.setattr(bundled, "_FIRST_TEST_READ", [])
 
 
 def test_the_split_is_disjoint_and_covers_every_bundled_image():
@@ -19,6 +22,17 @@ def test_the_split_is_disjoint_and_covers_every_bundled_image():
         assert {k for k in data.IMAGE_KINDS if data.split_names(held_out, kind=k)} == set(data.IMAGE_KINDS)
     with pytest.raises(ValueError, match="split"):
         data.split_names("holdout")
+
+
+REPEATED = verdicts.protocol(data=verdicts.own("the seed's 150/50 protocol"), model=verdicts.own(), budget=verdicts.own(), metric=verdicts.own())
+SUBSTITUTED = verdicts.protocol(
+    data=verdicts.substitute("bundled textures instead of Brodatz"), model=verdicts.own(), budget=verdicts.substitute("4 epochs on a CPU"), metric=verdicts.own()
+)
+
+
+def spec(protocol=REPEATED, **kw):
+    fields = {"claim": "x", "seed": "001", "chapter": "04_x", "quantity": "q", "claimed": 0.5, "tolerance": 0.1, "protocol": protocol}
+    return verdicts.specification("k", **(fields | kw))
 
 
 @pytest.mark.parametrize(
@@ -34,35 +48,190 @@ def test_the_split_is_disjoint_and_covers_every_bundled_image():
         ("at_least", 0.38, "refuted"),
     ],
 )
-def test_judge_claim_follows_the_numbers(comparison, measured, expected):
-    v = verdicts.judge_claim("x", seed="000", chapter="01_x", claimed=0.5, measured=measured, tolerance=0.1, comparison=comparison)
-    assert v.verdict == expected
+def test_a_repeated_protocol_is_reproduced_or_refuted_by_the_stated_tolerance(comparison, measured, expected):
+    v = verdicts.judge_claim(spec(comparison=comparison), measured=measured)
+    assert v.verdict == expected and v["basis"] == "same protocol" and v["protocol_repeated"]
     assert ("is not" in v.reason) == (expected == "refuted")
 
 
-def test_judge_claim_offline_and_bad_input():
-    v = verdicts.judge_claim("Koehler 28.39 dB", seed="003", chapter="05_x", claimed=28.39, offline_reason="the data set is not on disk")
-    assert v.verdict == "not reproducible offline" and v["claimed"] == 28.39 and v["measured"] is None
-    with pytest.raises(ValueError, match="missing: measured"):
-        verdicts.judge_claim("x", seed="0", chapter="c", claimed=1.0, tolerance=0.1)
-    with pytest.raises(ValueError, match="comparison"):
-        verdicts.judge_claim("x", seed="0", chapter="c", claimed=1, measured=1, tolerance=0, comparison="about")
-    with pytest.raises(ValueError, match="tolerance"):
-        verdicts.judge_claim("x", seed="0", chapter="c", claimed=1, measured=1, tolerance=-1)
-    with pytest.raises(ValueError, match="measured must be finite"):
-        verdicts.judge_claim("x", seed="0", chapter="c", claimed=1, measured=float("nan"), tolerance=1)
+@pytest.mark.parametrize(
+    "comparison, measured, expected",
+    [
+        ("at_least", 0.0 - 0.345, "inconclusive"),  # chapter 3's sign, inside a noise of 1 point
+        ("at_least", 1.5, "reproduced"),
+        ("at_least", -1.5, "refuted"),
+        ("at_most", 0.9, "inconclusive"),
+        ("at_most", -1.2, "reproduced"),
+        ("at_most", 1.2, "refuted"),
+        ("equal", 0.9, "inconclusive"),  # agreement inside the noise cannot reproduce an equality
+        ("equal", -1.01, "refuted"),
+    ],
+)
+def test_inside_a_measured_noise_the_verdict_is_inconclusive_and_outside_it_decided(comparison, measured, expected):
+    s = spec(claimed=0.0, comparison=comparison, tolerance=verdicts.measured_noise("spread of the gap over 3 seeds"))
+    v = verdicts.judge_claim(s, measured=measured, noise=1.0)
+    assert v.verdict == expected and v["noise"] == v["tolerance"] == 1.0 and v["tolerance_kind"] == "noise"
+    assert "spread of the gap over 3 seeds" in v.reason
+    with pytest.raises(ValueError, match="noise="):
+        verdicts.judge_claim(s, measured=measured)
 
 
-def test_verdicts_round_trip_through_json(tmp_path):
-    vs = [
-        verdicts.judge_claim("a", seed="004", chapter="06_x", claimed=1.0, measured=2.0, tolerance=0.5),
-        verdicts.judge_claim("b", seed="004", chapter="06_x", offline_reason="no GoPro"),
-    ]
-    path = verdicts.save_verdicts(vs, "06_x", folder=tmp_path)
-    assert json.loads(path.read_text())[0]["verdict"] == "refuted"
-    assert [v.verdict for v in verdicts.load_verdicts(tmp_path)] == ["refuted", "not reproducible offline"]
+def test_a_substitute_protocol_is_not_refuted_unless_the_measured_bound_is_exceeded():
+    # the seed's 0.2350 px against the book's 0.416 px on substitute data and budget
+    s = spec(SUBSTITUTED, claimed=0.2350, tolerance=0.05, comparison="at_most", unit="px")
+    v = verdicts.judge_claim(s, measured=0.416)
+    assert v.verdict == "not reproducible offline" and v["basis"] == "substitute"
+    assert "0.416 px" in v.reason and "bundled textures instead of Brodatz" in v.reason and "would miss" in v.reason
+    close = verdicts.judge_claim(s, measured=0.25)  # a match on substitutes reproduces nothing either
+    assert close.verdict == "not reproducible offline" and "would meet" in close.reason
+    bounded = spec(SUBSTITUTED, claimed=0.2350, tolerance=0.05, comparison="at_most", unit="px", bound="spread over the test textures")
+    shortfall = 0.416 - 0.2350 - 0.05
+    assert verdicts.judge_claim(bounded, measured=0.416, bound=shortfall + 0.01).verdict == "not reproducible offline"
+    v = verdicts.judge_claim(bounded, measured=0.416, bound=shortfall - 0.01)
+    assert v.verdict == "refuted" and v["basis"] == "bound" and v["bound_value"] == pytest.approx(shortfall - 0.01)
+    with pytest.raises(ValueError, match="bound="):
+        verdicts.judge_claim(bounded, measured=0.416)
+    with pytest.raises(ValueError, match="declares none"):
+        verdicts.judge_claim(s, measured=0.416, bound=0.0)
+    with pytest.raises(ValueError, match="substitute protocol only"):
+        spec(REPEATED, bound="a bound")
+
+
+def test_the_protocol_match_is_structured_and_required():
+    p = verdicts.protocol(data=verdicts.not_applicable(), model="own", budget="not applicable", metric=verdicts.own("parameter count"))
+    assert p["model"] == {"match": "own", "detail": ""} and verdicts.protocol_repeated(p)
+    assert not verdicts.protocol_repeated(SUBSTITUTED)
+    assert verdicts.protocol_text(SUBSTITUTED).startswith("data: substitute (bundled textures instead of Brodatz); model: own")
+    with pytest.raises(ValueError, match="how far"):
+        verdicts.substitute("")
+    with pytest.raises(ValueError, match="protocol field data"):
+        verdicts.protocol(data="substitute", model="own", budget="own", metric="own")
+    with pytest.raises(TypeError):
+        verdicts.specification("k", claim="x", seed="0", chapter="c", quantity="q", claimed=1, tolerance=0)
+    with pytest.raises(ValueError, match="protocol must come from"):
+        verdicts.specification("k", claim="x", seed="0", chapter="c", quantity="q", claimed=1, tolerance=0, protocol=None)
+
+
+def test_a_record_without_a_protocol_match_is_refused(tmp_path):
+    record = verdicts.Verdict(seed="0", claim="x", chapter="04_x", verdict="refuted", reason="r", specified_before_test=True)
+    with pytest.raises(ValueError, match="no protocol match"):
+        verdicts.save_verdicts([record], "04_x", folder=tmp_path)
+    record["protocol"] = REPEATED
+    assert verdicts.save_verdicts([record], "04_x", folder=tmp_path).is_file()
+
+
+def test_a_specification_registered_after_the_first_test_read_cannot_be_judged(tmp_path):
+    before = spec()
+    assert bundled.first_test_read() is None and before["specified_before_test"]
+    bundled.split_names("train")
+    bundled.split_names("validation")
+    assert bundled.first_test_read() is None  # only the test split counts
+    bundled.split_names("test")
+    first = bundled.first_test_read()
+    assert first is not None
+    bundled.split_names("test")
+    assert bundled.first_test_read() == first  # the first read is kept
+    after = spec()
+    assert after["specified_before_test"] is False
+    assert verdicts.judge_claim(before, measured=0.5).verdict == "reproduced"
+    with pytest.raises(RuntimeError, match="after the chapter first read its test split"):
+        verdicts.judge_claim(after, measured=0.5)
+    forged = verdicts.Verdict(verdicts.judge_claim(before, measured=0.5), specified_before_test=False)
+    with pytest.raises(ValueError, match="not specified before"):
+        verdicts.save_verdicts([forged], "04_x", folder=tmp_path)
+
+
+def test_reading_a_test_image_by_name_counts_as_reading_the_test_split(monkeypatch):
+    monkeypatch.setattr(bundled, "_bundled_path", lambda name: (_ for _ in ()).throw(FileNotFoundError(name)))
+    with pytest.raises(FileNotFoundError):
+        bundled.bundled_image("brick")  # a training image: not the test split
+    assert bundled.first_test_read() is None
+    with pytest.raises(FileNotFoundError):
+        bundled.bundled_image("camera")
+    assert bundled.first_test_read() is not None
+
+
+def test_a_claim_book_specifies_shows_judges_stamps_and_saves(tmp_path):
+    params = verdicts.protocol(data=verdicts.not_applicable(), model=verdicts.own(), budget=verdicts.not_applicable(), metric=verdicts.own())
+    book = verdicts.ClaimBook("03_x", profile="smoke", seed=7, source="002")
+    book.specify("params", claim="34,951,683 parameters", quantity="parameters", claimed=34_951_683, tolerance=0, protocol=params)
+    book.specify("val", claim="val above train", quantity="gap, points", claimed=0.0, comparison="at_least",
+                 tolerance=verdicts.measured_noise("sd of the epoch-to-epoch change of training acc"), unit="points", protocol=REPEATED)
+    book.specify("test_acc", claim="78.50 %", quantity="acc, %", claimed=78.5, tolerance=2.0, protocol=SUBSTITUTED,
+                 offline="needs the Kaggle blur-dataset and 100 epochs")
+    table = book.table()
+    assert "before the test split was read" in table.caption and len(table.rows) == 3
+    assert "measured noise: sd of the epoch-to-epoch change" in table._repr_html_()
+    with pytest.raises(KeyError, match="never specified"):
+        book.judge("clarity", measured=1.0)
+    with pytest.raises(ValueError, match="already specified"):
+        book.specify("val", claim="x", quantity="q", claimed=0, tolerance=0, protocol=REPEATED)
+    book.judge("params", measured=34_951_683)
+    with pytest.raises(ValueError, match="not judged in 03_x: val, test_acc"):
+        book.save(folder=tmp_path)
+    book.judge("val", measured=-0.345, noise=13.67)
+    v = book.judge("test_acc", measured=61.2)
+    assert v.reason.startswith("needs the Kaggle blur-dataset and 100 epochs; with substitutes") and "61.2" in v.reason
+    with pytest.raises(ValueError, match="judged once"):
+        book.judge("val", measured=1.0, noise=0.1)
+    saved = json.loads(book.save(folder=tmp_path).read_text())
+    assert [r["verdict"] for r in saved] == ["reproduced", "inconclusive", "not reproducible offline"]
+    for r in saved:
+        assert r["seed"] == "002" and r["profile"] == "smoke" and r["run_seed"] == 7 and r["specified_before_test"] is True
+        assert r["commit"] and r["time"] and set(r["protocol"]) == set(verdicts.PROTOCOL_FIELDS)
+    assert [v.verdict for v in verdicts.load_verdicts(tmp_path)] == [r["verdict"] for r in saved]
+    assert saved[1]["tolerance"] == 13.67 and saved[2]["tolerance"] == 2.0  # numbers, as the ledger reads them
+    assert "tolerance 13.7 points" in evaluation.ledger_rows(verdicts.load_verdicts(tmp_path))[1]["numbers"]
     with pytest.raises(ValueError, match="belongs to chapter"):
-        verdicts.save_verdicts(vs, "07_y", folder=tmp_path)
+        verdicts.save_verdicts(list(book.verdicts.values()), "07_y", folder=tmp_path)
+
+
+def test_the_ledger_counts_split_refuted_into_same_protocol_and_by_bound():
+    s_same = spec()
+    s_bound = spec(SUBSTITUTED, bound="b")
+    records = [
+        verdicts.judge_claim(s_same, measured=0.5),
+        verdicts.judge_claim(s_same, measured=0.9),
+        verdicts.judge_claim(s_bound, measured=0.9, bound=0.1),
+        verdicts.judge_claim(s_bound, measured=0.9, bound=0.5),
+        verdicts.judge_claim(spec(claimed=0.0, tolerance=verdicts.measured_noise("n")), measured=0.1, noise=1.0),
+    ]
+    counts = verdicts.count_verdicts(records)
+    assert counts == {
+        "n_claims": 5,
+        "n_reproduced": 1,
+        "n_refuted": 2,
+        "n_refuted_same_protocol": 1,
+        "n_refuted_by_bound": 1,
+        "n_inconclusive": 1,
+        "n_offline": 1,
+        "n_legacy": 0,
+    }
+
+
+def test_nothing_measured_needs_a_reason_and_bad_input_is_refused():
+    s = spec(SUBSTITUTED, claimed=1.1621e-04, offline="under-specified: no image or classes named")
+    v = verdicts.judge_claim(s)
+    assert v.verdict == "not reproducible offline" and v["basis"] == "not measured" and v.reason.startswith("under-specified")
+    with pytest.raises(ValueError, match="say why nothing could be measured"):
+        verdicts.judge_claim(spec())
+    with pytest.raises(ValueError, match="measured must be finite"):
+        verdicts.judge_claim(spec(), measured=float("nan"))
+    with pytest.raises(ValueError, match="comparison"):
+        spec(comparison="about")
+    with pytest.raises(ValueError, match="tolerance"):
+        spec(tolerance=-1)
+    with pytest.raises(ValueError, match="tolerance must be"):
+        spec(tolerance=None)
+
+
+def test_the_transitional_form_still_judges_but_is_marked(tmp_path):
+    with pytest.warns(DeprecationWarning, match="transitional"):
+        v = verdicts.judge_claim("x", seed="004", chapter="06_x", claimed=1.0, measured=2.0, tolerance=0.5)
+    assert v.verdict == "refuted" and v["legacy"] and v["protocol"] is None
+    assert verdicts.count_verdicts([v])["n_legacy"] == 1
+    assert verdicts.save_verdicts([v], "06_x", folder=tmp_path).is_file()
+
 
 
 def test_compare_methods_names_the_winner_or_a_tie():
