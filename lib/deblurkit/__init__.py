@@ -21,7 +21,7 @@ data           ``bundled`` images and the one split, ``synthetic`` training and 
                ``external`` data-set loaders (GoPro, Koehler, Kaggle); ``deblurkit.data``
                re-exports all three
 imaging        the imaging core, numpy/scipy only: ``psf``, ``otf``, ``blur``, ``restore``,
-               ``nonuniform``, ``estimate``, ``metrics``
+               ``nonuniform``, ``estimate``, ``metrics``, ``blind`` (with ``blind_steps``)
 runtime        the ground floor: ``validate``, ``profiles``, ``seeding``, ``files`` (atomic writes,
                project paths), ``timing``, ``progress``
 =============  =====================================================================================
