@@ -9,6 +9,7 @@ import html
 from collections.abc import Sequence
 
 from ..book.tables import html_table
+from ..book.verdicts import protocol_text
 from ..runtime import validate as _validate
 
 __all__ = ["best_methods", "best_phrase", "record_is_stale", "git_changed_since", "ledger_rows", "ledger_html", "html_table"]
@@ -63,15 +64,8 @@ def _numbers(v: dict) -> str:
 
 
 def _protocol(v: dict) -> str:
-    """The record's protocol match as a short text ("" when it carries none)."""
-    match = v.get("protocol")
-    if match is None:
-        return ""
-    if isinstance(match, str):
-        return match
-    if isinstance(match, dict):
-        return "; ".join(f"{k}: {val}" for k, val in match.items())
-    return str(match)
+    """The record's protocol match as one line ("not stated" for a record without one)."""
+    return protocol_text(v.get("protocol"))
 
 
 def record_is_stale(v: dict, *, current_key: str | None = None, changed_since=None) -> bool:
@@ -115,7 +109,7 @@ def ledger_rows(verdicts: Sequence[dict], *, current_keys: dict | None = None, c
     rows = []
     for v in verdicts:
         key = (current_keys or {}).get(v["chapter"])
-        run = ", ".join(str(v[k])[:19] if k == "time" else str(v[k])[:12] for k in ("commit", "profile", "seed_used", "time") if v.get(k) is not None)
+        run = ", ".join(str(v[k])[:19] if k == "time" else str(v[k])[:12] for k in ("commit", "profile", "run_seed", "time") if v.get(k) is not None)
         rows.append({
             "seed": v["seed"], "claim": v["claim"], "verdict": v["verdict"], "numbers": _numbers(v),
             "reason": v.get("reason", ""), "protocol": _protocol(v), "run": run or "no run identity recorded",
@@ -134,5 +128,5 @@ def ledger_html(rows: Sequence[dict]) -> str:
         verdict = ("html", f"<strong>{html.escape(r['verdict'])}</strong>")
         evidence = "; ".join(x for x in (r["numbers"], r["reason"]) if x)
         run = ("html", html.escape(r["run"]) + (" <strong>(stale)</strong>" if r["stale"] else ""))
-        cells.append([r["seed"], r["claim"], verdict, evidence, r["protocol"] or "—", run, link])
+        cells.append([r["seed"], r["claim"], verdict, evidence, r["protocol"], run, link])
     return html_table(["source", "claim", "verdict", "numbers and reason", "protocol match", "run", "chapter"], cells)
