@@ -5,11 +5,7 @@ import sys
 
 import numpy as np
 import pytest
-
-from deblurkit.runtime import files
-from deblurkit.runtime import profiles
-from deblurkit.runtime import seeding
-from deblurkit.runtime import timing
+from deblurkit.runtime import files, profiles, seeding, timing
 
 TABLE = {"smoke": {"n": 1}, "cpu": {"n": 10}, "gpu": {"n": 100}}
 
@@ -88,46 +84,3 @@ def test_importing_deblurkit_imports_no_deep_learning_framework():
     code = "import sys, deblurkit; print([m for m in ('torch', 'tensorflow', 'keras', 'jax') if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
-
-
-def test_explorer_redraws_when_a_control_changes():
-    import ipywidgets as widgets
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from deblurkit.book.widgets import Explorer
-
-    def render(level):
-        fig, ax = plt.subplots(figsize=(2, 2))
-        ax.imshow(np.full((4, 4), level), vmin=0, vmax=1, cmap="gray")
-        ax.set_title(f"level {level:.1f}")
-        return fig
-
-    slider = widgets.FloatSlider(value=0.2, min=0, max=1)
-    explorer = Explorer(render, {"level": slider})
-    before = explorer.snapshot()
-    assert explorer.renders == 1 and explorer.values() == {"level": 0.2}
-    slider.value = 0.9
-    assert explorer.renders == 2
-    assert not np.array_equal(before, explorer.snapshot())
-
-
-def test_explorer_rejects_missing_controls():
-    from deblurkit.book.widgets import Explorer
-
-    with pytest.raises(ValueError, match="controls"):
-        Explorer(lambda: None, {})
-
-
-def test_report_plain_value_converts_numpy_scalars_and_refuses_nan():
-    from deblurkit.book.glue import plain_value
-
-    assert type(plain_value(np.float64(0.5))) is float and plain_value(np.float64(0.5)) == 0.5
-    assert type(plain_value(np.int64(3))) is int
-    assert plain_value("coffee") == "coffee"
-    with pytest.raises(ValueError, match="finite"):
-        plain_value(np.float64("nan"))
-    with pytest.raises(TypeError, match="value"):
-        plain_value([1.0])
