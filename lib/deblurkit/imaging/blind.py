@@ -45,6 +45,7 @@ from .blind_steps import (  # noqa: F401  (re-exported: the chapter and the test
     circular_gradient,
     clean_kernel,
     fast_shape,
+    gaussian_profile_energy,
     kernel_energy,
     kernel_least_squares,
     l0_energy,
@@ -57,6 +58,10 @@ from .blind_steps import (  # noqa: F401  (re-exported: the chapter and the test
 
 #: The IPOL article's defaults for the kernel estimation that this module keeps.
 IPOL_DEFAULTS = {"lam": 4e-3, "lam_ratio": 1 / 1.1, "lam_min": 1e-4, "iterations": 5, "scale_factor": 0.5}
+
+#: Noise level below which the kernel step's weight and the residual check stop shrinking
+#: (intensity units): below it, discretisation and model error dominate the noise.
+NOISE_FLOOR = 0.005
 
 #: ITU-R BT.709 luminance weights of linear RGB.
 LUMINANCE = (0.2126, 0.7152, 0.0722)
@@ -115,7 +120,7 @@ def estimate_kernel(
         Odd side of the kernel window, >= 3: a little larger than the blur's extent.
     noise_sigma : float, optional
         Noise standard deviation; estimated with :func:`noise_level` when not given. The kernel
-        step's L2 weight is ``kernel_weight * n * max(noise_sigma, 0.005)^2`` (``n`` data terms).
+        step's L2 weight is ``kernel_weight * n * max(noise_sigma, NOISE_FLOOR)^2`` (``n`` data terms).
     kernel_weight : float
         Scale of that weight, > 0 (the book chooses it on validation).
     threshold, min_mass : float
@@ -152,7 +157,7 @@ def estimate_kernel(
     lam_min = _validate.positive_scalar(lam_min, "lam_min")
     lam_ratio = _validate.positive_scalar(lam_ratio, "lam_ratio")
     sigma = noise_level(v) if noise_sigma is None else _validate.positive_scalar(noise_sigma, "noise_sigma", allow_zero=True)
-    variance = max(sigma, 0.005) ** 2
+    variance = max(sigma, NOISE_FLOOR) ** 2
     images, sizes = _pyramid(v, size, scale_factor) if multiscale else ([v], [size])
     latent, k, history = None, None, []
     lam = max(lam, lam_min)
@@ -354,8 +359,8 @@ def blind_deconvolve(
         estimate (flat or low-contrast images).
     max_residual_ratio : float
         Refuse a result whose re-blurred luminance misses the input by more than this many noise
-        levels (RMS over the valid region): the kernel does not explain the image (e.g. blur that
-        varies across it).
+        levels (RMS over the valid region; the level taken as at least :data:`NOISE_FLOOR`): the
+        kernel does not explain the image (e.g. blur that varies across it).
     estimate : dict, optional
         A result of :func:`estimate_kernel` on this image's working luminance, to restore with
         other final-step settings without estimating again (``estimate_options`` are then unused).
@@ -385,7 +390,7 @@ def blind_deconvolve(
     r = kernel_size // 2
     reblurred = scipy.signal.fftconvolve(restored_grey, k, mode="valid")
     rms = float(np.sqrt(np.mean((reblurred - grey[r:-r, r:-r]) ** 2)))
-    residual_ratio = rms / max(est["noise_sigma"], 1e-6)
+    residual_ratio = rms / max(est["noise_sigma"], NOISE_FLOOR)
     spread = 1.0 / float(np.sum(k**2)) / kernel_size
     reason = ""
     if spread > max_spread:

@@ -198,3 +198,15 @@ def test_a_given_estimate_is_reused_not_recomputed(shaken):
     np.testing.assert_allclose(again.restored, blind.deconvolve(blurred, est["kernel"], weight=500.0))
     with pytest.raises(ValueError, match="not kernel_size=17"):
         blind.blind_deconvolve(blurred, 17, estimate=est)
+
+
+def test_gaussian_profile_energy_matches_dense_formula(rng):
+    shape, weight = (5, 6), 0.3
+    kernel = rng.uniform(0, 1, (3, 3))
+    kernel /= kernel.sum()
+    v = rng.uniform(0, 1, shape)
+    k = circular_matrix(kernel, shape)
+    dx, dy = forward_difference_matrices(shape)
+    u = np.linalg.solve(k.T @ k + weight * (dx.T @ dx + dy.T @ dy), k.T @ v.ravel())
+    expected = np.sum((k @ u - v.ravel()) ** 2) + weight * (np.sum((dx @ u) ** 2) + np.sum((dy @ u) ** 2))
+    assert blind.gaussian_profile_energy(v, kernel, weight) == pytest.approx(expected, rel=1e-10)
