@@ -1,6 +1,8 @@
 # The two commands of the README. Both create .venv and install the project if needed.
-#   make book   execute every notebook (PROFILE=smoke|cpu|gpu, default cpu) and build _build/html;
-#               PHOTO=path/to/image runs chapter 7's blind methods on your own photo
+#   make book   execute the chapters whose inputs changed (PROFILE=smoke|cpu|gpu, default cpu) and
+#               build _build/html; FORCE=1 executes every chapter; ONLY=05 (comma-separated
+#               prefixes) only those chapters; PHOTO=path/to/image runs chapter 8's blind methods
+#               on your own photo. Ends with a summary table (also _build/run-summary.json)
 #   make test   unit tests, every notebook in the smoke profile, the book built from them, and the
 #               book and the widgets checked in headless Chromium
 #   make lab    JupyterLab on the notebooks, from the project's environment
@@ -9,6 +11,8 @@ VENV ?= .venv
 PROFILE ?= cpu
 SEED ?= 0
 PHOTO ?=
+FORCE ?=
+ONLY ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
@@ -22,7 +26,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 book: setup
-	$(BIN)/python tools/bookrunner.py --profile $(PROFILE) --seed $(SEED) $(if $(PHOTO),--photo "$(PHOTO)")
+	$(BIN)/python tools/bookrunner.py --profile $(PROFILE) --seed $(SEED) $(if $(PHOTO),--photo "$(PHOTO)") $(if $(FORCE),--force) $(if $(ONLY),--only "$(ONLY)")
 
 test: setup
 	MPLBACKEND=Agg DEBLURKIT_QUIET=1 $(BIN)/python -m pytest
@@ -33,6 +37,7 @@ lab: setup
 bench: setup
 	$(BIN)/python bench/bench_restore.py
 	$(BIN)/python bench/bench_deblurgan.py
+	$(BIN)/python bench/bench_blind.py
 
 clean:
-	rm -rf _build book/notebooks
+	rm -rf _build book/notebooks  # the executed pages and their cache (_build/execution) too

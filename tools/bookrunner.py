@@ -1,11 +1,18 @@
 """Execute the source notebooks with papermill and build the book with Jupyter Book 1.x.
 
-    python tools/bookrunner.py --profile cpu            # execute all, then build
-    python tools/bookrunner.py --profile smoke --only 01 # execute notebooks whose name starts with 01
-    python tools/bookrunner.py --no-build                # execute only
+    python tools/bookrunner.py --profile cpu              # execute what changed, then build
+    python tools/bookrunner.py --profile cpu --force      # execute every chapter
+    python tools/bookrunner.py --profile smoke --only 01  # only chapters whose name starts with 01
+    python tools/bookrunner.py --profile smoke --plan     # say what would be executed, and why
+    python tools/bookrunner.py --no-build                 # execute only
 
-Executed copies land in ``book/notebooks/`` (git-ignored); the sources in ``notebooks/``
-stay without outputs. A failing cell stops the run with the notebook, the cell and the error.
+A chapter is executed only when something it depends on changed (its notebook, the library,
+``constraints.txt``, profile, seed, parameters, or a checkpoint or verdict record it reads:
+see ``tools/bookcache.py`` and ``deblurkit.book.chapters``). Executed copies are kept per
+profile in ``_build/execution/<profile>/`` and published to ``book/notebooks/`` (git-ignored);
+the sources in ``notebooks/`` stay without outputs. A failing chapter keeps its last good page
+(marked), the chapters reading its outputs are not executed (marked), and the run exits 1. The
+run ends with a summary table, also written to ``_build/run-summary.json``.
 """
 
 from __future__ import annotations
@@ -20,17 +27,21 @@ import tempfile
 import time
 from pathlib import Path
 
+from deblurkit.runtime.profiles import PROFILES
+
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE_DIR = ROOT / "notebooks"
 EXECUTED_DIR = ROOT / "book" / "notebooks"
 HTML_DIR = ROOT / "_build" / "html"
+# The executed copies of each profile and their cache records (published to EXECUTED_DIR).
+STORE_DIR = ROOT / "_build" / "execution"
+SUMMARY_PATH = ROOT / "_build" / "run-summary.json"
 # ``_config.yml`` lists ``_mathjax`` in ``html_static_path`` and points ``mathjax_path`` at the
 # copy placed there, so the pages render math without a network. (Not ``_static``: Jupyter Book
 # would add every .js file found there to every page.)
 MATHJAX_DIR = ROOT / "_mathjax" / "mathjax"
 # The parts of MathJax 3 that TeX input with HTML-CSS output loads (fonts and extensions on demand).
 MATHJAX_PARTS = ("tex-chtml.js", "input", "output", "ui", "a11y")
-PROFILES = ("smoke", "cpu", "gpu")
 # Cells whose outputs must reproduce exactly in the smoke profile (parameter counts, closed-form
 # checks, seeded numbers) carry this nbval tag; their reference outputs live in REFERENCE_DIR.
 NBVAL_TAG = "nbval-check-output"
@@ -117,7 +128,18 @@ def execute_notebook(
             f"raised {exc.ename}: {exc.evalue}"
         ) from None
     hide_injected_parameters(target)
+    provenance_to_foot(target)
     return target, time.perf_counter() - start
+
+
+def provenance_to_foot(executed: Path) -> None:
+    """Move the provenance block (shown by ``ChapterClock.finish``) to a last cell of its own,
+    input removed, so that it sits at the foot of the page."""
+    import bookcache
+
+    nb = json.loads(executed.read_text())
+    if bookcache.move_provenance_to_foot(nb) is not None:
+        executed.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
 
 
 def hide_injected_parameters(executed: Path) -> None:
@@ -286,17 +308,162 @@ def execute_all(
     return total
 
 
+def select(only: str | None):
+    """The declared chapters whose stem starts with one of the comma-separated prefixes of
+    ``only`` (all when None). Every notebook in ``notebooks/`` must be declared."""
+    from deblurkit.book.chapters import CHAPTERS
+
+    undeclared = sorted(p.stem for p in SOURCE_DIR.glob("*.ipynb") if p.stem not in {c.stem for c in CHAPTERS})
+    if undeclared:
+        raise ValueError(f"notebooks {undeclared} are not declared in lib/deblurkit/book/chapters.py")
+    prefixes = [p.strip() for p in only.split(",") if p.strip()] if only else [""]
+    chosen = [c for c in CHAPTERS if any(c.stem.startswith(p) for p in prefixes)]
+    if not chosen:
+        raise ValueError(f"--only {only!r} matches no chapter of {[c.stem for c in CHAPTERS]}")
+    return chosen
+
+
+def run_book(
+    *,
+    profile: str,
+    seed: int = 0,
+    only: str | None = None,
+    force: bool = False,
+    plan: bool = False,
+    verbose: bool = False,
+    extra: dict | None = None,
+    console=None,
+) -> list[dict]:
+    """Execute the chapters whose cache key changed (all with ``force``), publish every page.
+
+    Returns one row per declared chapter: ``chapter``, ``title``, ``status`` (executed, cached,
+    failed, blocked: an upstream chapter failed, stale: out of date but not selected by
+    ``only``, missing: never executed, no source: not written yet; with ``plan``: would
+    execute), ``seconds`` (of an execution), ``reason`` and ``key``. With ``plan`` nothing is
+    executed or published: a chapter that reads the outputs of one that would execute is
+    counted as executing too.
+    """
+    import bookcache
+    from deblurkit.book.chapters import CHAPTERS
+
+    os.environ.setdefault("DEBLURKIT_HOME", str(ROOT))  # the kernels and this process agree on data/
+    selected = {c.stem for c in select(only)}
+    store = bookcache.Store(STORE_DIR / profile)
+    common = bookcache.common_inputs(ROOT)
+    rows, failed = [], set()  # failed: failed or blocked in this run (with plan: would execute)
+    context = contextlib.nullcontext((console or sys.stderr, None)) if verbose or plan else quiet_stderr()
+    with context as (out, log_path):
+        todo = [c for c in CHAPTERS if c.stem in selected and (SOURCE_DIR / f"{c.stem}.ipynb").is_file()]
+        for chapter in CHAPTERS:
+            source = SOURCE_DIR / f"{chapter.stem}.ipynb"
+            row = {"chapter": chapter.stem, "title": chapter.title, "seconds": None, "reason": "", "key": None}
+            rows.append(row)
+            if not source.is_file():
+                row["status"] = "no source"
+                continue
+            params = {"interactive": False, **{k: v for k, v in (extra or {}).items() if k in declared_parameters(source)}}
+            inputs = bookcache.cache_inputs(chapter, root=ROOT, profile=profile, seed=seed, parameters=params, common=common)
+            row["key"] = bookcache.cache_key(inputs)
+            why = store.why_stale(chapter, inputs, root=ROOT, profile=profile)
+            upstream_failed = [s for s in chapter.upstream() if s in failed]
+            if chapter.stem not in selected:
+                row["status"] = "missing" if store.record(chapter.stem) is None else ("stale" if why else "cached")
+                row["reason"] = why or ""
+            elif upstream_failed:
+                word = "will be re-executed" if plan else "failed or was not executed"
+                row["status"] = "would execute" if plan else "blocked"
+                row["reason"] = f"it reads the outputs of {', '.join(upstream_failed)}, which {word}"
+                failed.add(chapter.stem)
+            elif not force and why is None:
+                row["status"] = "cached"
+            elif plan:
+                row["status"], row["reason"] = "would execute", "--force" if force else why
+                failed.add(chapter.stem)
+            else:
+                row["reason"] = "--force" if force else why
+                k = todo.index(chapter) + 1
+                bar = {"desc": f"[{k}/{len(todo)}] {chapter.stem} [{profile}]", "file": out, "mininterval": 1.0}
+                try:
+                    with tempfile.TemporaryDirectory(dir=_mkdir(STORE_DIR)) as tmp:
+                        os.environ["DEBLURKIT_CACHE_KEY"] = row["key"]
+                        try:
+                            executed, seconds = execute_notebook(
+                                source, profile=profile, seed=seed, output_dir=Path(tmp), progress=bar, extra=extra
+                            )
+                        finally:
+                            os.environ.pop("DEBLURKIT_CACHE_KEY", None)
+                        store.save(chapter, executed, inputs=inputs, seconds=seconds, root=ROOT, profile=profile)
+                    row["status"], row["seconds"] = "executed", round(seconds, 1)
+                    print(f"executed {chapter.stem} [{profile}] in {seconds:.1f} s", file=out, flush=True)
+                except NotebookFailed as exc:
+                    row["status"], row["reason"] = "failed", str(exc)
+                    failed.add(chapter.stem)
+                    print(f"FAILED {exc}", file=out, flush=True)
+                    if log_path is not None:
+                        tail = log_path.read_text(errors="replace").splitlines()[-30:]
+                        print("\n".join(["--- last lines on stderr ---", *tail, "---"]), file=out, flush=True)
+            if not plan and row["status"] != "no source":
+                bookcache.publish(chapter, store, EXECUTED_DIR, status=row["status"], profile=profile, reason=row["reason"])
+    if log_path is not None:
+        log_path.unlink(missing_ok=True)
+    return rows
+
+
+def _mkdir(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def summary_table(rows: list[dict], *, build_seconds: float | None = None) -> str:
+    """The run summary: each chapter's seconds (or "cached"), its status, and the total."""
+    lines = [f"{'chapter':<28} {'seconds':>9}  status", "-" * 60]
+    for r in rows:
+        took = f"{r['seconds']:.1f}" if r["seconds"] is not None else ("cached" if r["status"] == "cached" else "-")
+        note = f" ({r['reason']})" if r["reason"] and r["status"] not in ("cached", "executed") else ""
+        note = note if len(note) < 120 else note[:117] + "...)"
+        lines.append(f"{r['chapter']:<28} {took:>9}  {r['status']}{note}")
+    executed = sum(r["seconds"] or 0.0 for r in rows)
+    lines.append("-" * 60)
+    if build_seconds is not None:
+        lines.append(f"{'HTML build':<28} {build_seconds:>9.1f}")
+    total = executed + (build_seconds or 0.0)
+    lines.append(f"{'total':<28} {total:>9.1f}  {sum(r['status'] == 'executed' for r in rows)} executed, "
+                 f"{sum(r['status'] == 'cached' for r in rows)} cached")
+    return "\n".join(lines)
+
+
+def write_summary(rows: list[dict], *, profile: str, seed: int, build_seconds: float | None, wall_seconds: float) -> Path:
+    """``_build/run-summary.json``: the summary table for scripts."""
+    import bookcache
+
+    SUMMARY_PATH.parent.mkdir(parents=True, exist_ok=True)
+    summary = {
+        "profile": profile,
+        "seed": seed,
+        "finished_at": bookcache.now_utc(),
+        "chapters": rows,
+        "executed_seconds": round(sum(r["seconds"] or 0.0 for r in rows), 1),
+        "build_seconds": None if build_seconds is None else round(build_seconds, 1),
+        "wall_seconds": round(wall_seconds, 1),
+        "ok": not any(r["status"] in ("failed", "blocked") for r in rows),
+    }
+    SUMMARY_PATH.write_text(json.dumps(summary, indent=1) + "\n")
+    return SUMMARY_PATH
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default=os.environ.get("PROFILE", "cpu"), choices=PROFILES)
     parser.add_argument("--seed", type=int, default=int(os.environ.get("SEED", "0")))
-    parser.add_argument("--only", default=None, help="run only notebooks whose file name starts with this")
+    parser.add_argument("--only", default=None, help="only chapters whose file name starts with this (comma-separated prefixes); the others keep their pages")
+    parser.add_argument("--force", action="store_true", help="execute the chosen chapters even when their cache is valid")
+    parser.add_argument("--plan", action="store_true", help="say which chapters would be executed and why; execute nothing")
     parser.add_argument("--no-build", action="store_true", help="execute the notebooks but do not build the HTML")
     parser.add_argument("--verbose", action="store_true", help="show the kernels' and frameworks' stderr as it comes")
     parser.add_argument(
         "--photo",
         default=os.environ.get("PHOTO") or None,
-        help="an image of yours for chapter 7's blind methods (default: $PHOTO, else a bundled one)",
+        help="an image of yours for chapter 8's blind methods (default: $PHOTO, else a bundled one)",
     )
     parser.add_argument(
         "--update-references", action="store_true", help="re-record the smoke outputs of the nbval-checked cells, then stop"
@@ -309,22 +476,32 @@ def main(argv=None) -> int:
             print(f"{source.name}: {written.relative_to(ROOT) if written else 'no checked cells'}")
         return 0
 
+    if args.photo and not Path(args.photo).expanduser().is_file():
+        parser.error(f"--photo: no such file: {args.photo}")
+    extra = {"photo": str(Path(args.photo).expanduser().resolve())} if args.photo else None
+    start = time.perf_counter()
     try:
-        if args.photo and not Path(args.photo).expanduser().is_file():
-            parser.error(f"--photo: no such file: {args.photo}")
-        extra = {"photo": str(Path(args.photo).expanduser().resolve())} if args.photo else None
-        total = execute_all(
-            source_notebooks(args.only), profile=args.profile, seed=args.seed, verbose=args.verbose, extra=extra
+        rows = run_book(
+            profile=args.profile, seed=args.seed, only=args.only, force=args.force, plan=args.plan,
+            verbose=args.verbose, extra=extra,
         )
-    except NotebookFailed as exc:
-        print(f"FAILED {exc}", file=sys.stderr)
-        return 1
-    print(f"all notebooks: {total:.1f} s")
-    if not args.no_build:
-        start = time.perf_counter()
-        build_book()
-        print(f"book built in {time.perf_counter() - start:.1f} s: {HTML_DIR / 'index.html'}")
-    return 0
+    except ValueError as exc:
+        parser.error(str(exc))
+    build_seconds, build_failed = None, False
+    if not (args.no_build or args.plan):
+        build_start = time.perf_counter()
+        try:
+            build_book()
+        except RuntimeError as exc:
+            print(f"FAILED {exc}", file=sys.stderr)
+            build_failed = True
+        build_seconds = time.perf_counter() - build_start
+    print(summary_table(rows, build_seconds=build_seconds))
+    if not args.plan:
+        written = write_summary(rows, profile=args.profile, seed=args.seed, build_seconds=build_seconds,
+                                wall_seconds=time.perf_counter() - start)
+        print(f"summary: {written.relative_to(ROOT)}" + (f"; book: {HTML_DIR / 'index.html'}" if build_seconds is not None else ""))
+    return 1 if build_failed or any(r["status"] in ("failed", "blocked") for r in rows) else 0
 
 
 if __name__ == "__main__":

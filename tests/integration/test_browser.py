@@ -132,6 +132,7 @@ def test_every_page_loads_with_figures_math_and_working_links(browser, site):
             raw_math: [...document.querySelectorAll('article p, article li, article td, nav a')]
                 .filter(p => !p.closest('pre, code') && /\$\$|\$[^$\s][^$]*\$|\\\(/.test(p.textContent)).length,
             hrefs: [...document.querySelectorAll('a[href]')].map(a => a.href),
+            provenance: [...document.querySelectorAll('details.deblurkit-provenance')].map(d => d.textContent),
         })""")
         errors = [e for e in errors if "favicon.ico" not in e]
         issues = []
@@ -141,6 +142,9 @@ def test_every_page_loads_with_figures_math_and_working_links(browser, site):
             issues.append(f"images not loaded: {found['broken_images'][:5]}")
         if found["untypeset"] or found["raw_math"]:
             issues.append(f"math not typeset: {found['untypeset']} of {found['math']} elements, {found['raw_math']} paragraphs with raw TeX")
+        block = " ".join(found["provenance"])  # every chapter ends with how it was built (ChapterClock.finish)
+        if "notebooks" in path.parts and not all(w in block for w in ("profile, seed", "commit", "threads", "executed", "this page")):
+            issues.append(f"no complete provenance block at the foot: {block[:200]!r}")
         broken = _check_internal_links(path, found["hrefs"], site)
         if broken:
             issues.append(f"broken internal links: {broken[:5]}")

@@ -14,6 +14,7 @@ from .. import __version__
 from ..runtime import validate as _validate
 from ..runtime.files import artifact_path, atomic_write
 from ..runtime.profiles import PROFILES
+from .chapters import how_to_make
 
 _STEM = re.compile(r"[0-9]{2}_[a-z0-9_]+")
 
@@ -150,7 +151,7 @@ def require_checkpoint(path, *, chapter: str, profile: str, architecture: dict |
         One sentence naming ``chapter`` and the profile to run it in.
     """
     path = Path(path)
-    todo = f"run notebooks/{chapter}.ipynb in the {profile!r} profile first (make book PROFILE={profile})"
+    todo = how_to_make(chapter, profile)  # from the chapter declaration: which chapter writes it
     meta_file = metadata_path(path)
     if not path.is_file() or not meta_file.is_file():
         raise FileNotFoundError(f"no trained model at {path}: {todo}.")
