@@ -178,6 +178,10 @@ def photo_input(photo, profile: str, seed: int = 0) -> dict:
     if photo in (None, ""):
         rng = np.random.default_rng([seed, 7])
         sharp = np.clip(bundled.bundled_image("chelsea"), 0, 1)
+        own = sharp.shape[:2]
+        if max(own) > cap:  # the same cap as a reader's photo (smoke only: chelsea is 451 px)
+            scale = cap / max(own)
+            sharp = np.clip(bundled.resize(sharp, (round(own[0] * scale), round(own[1] * scale))), 0, 1)
         k = evaluation_settings(profile)["kernel_size"]
         kernel = psf.random_shake_kernel(k, rng, min_length=3.0, max_length=k - 1.0)
         linear = blur(nonuniform.gamma_decode(sharp, GAMMA), kernel, mode="symmetric")
@@ -187,11 +191,11 @@ def photo_input(photo, profile: str, seed: int = 0) -> dict:
             "sharp": sharp,
             "kernel": kernel,
             "gamma": GAMMA,
-            "resized": False,
+            "resized": sharp.shape[:2] != own,
             "description": (
-                f"no photo was given, so the held-out bundled image chelsea, at its own "
-                f"{sharp.shape[1]}x{sharp.shape[0]} px, was blurred by a random {k}x{k} camera-shake "
-                f"kernel in linear intensity with noise sigma {NOISE_SIGMA}"
+                f"no photo was given, so the held-out bundled image chelsea, at "
+                + (f"its own {own[1]}x{own[0]} px" if sharp.shape[:2] == own else f"{sharp.shape[1]}x{sharp.shape[0]} px (shrunk from {own[1]}x{own[0]} to the {profile} profile's cap)")
+                + f", was blurred by a random {k}x{k} camera-shake kernel in linear intensity with noise sigma {NOISE_SIGMA}"
             ),
         }
     path = Path(photo).expanduser()

@@ -164,9 +164,11 @@ def test_photo_input_default_and_errors(tmp_path):
     default = sb.photo_input("", "smoke", 0)
     side = sb.evaluation_settings("smoke")["photo_side"]
     assert sb.evaluation_settings("cpu")["photo_side"] >= 1024
-    # the default photo keeps its own resolution
-    assert default["sharp"].shape == default["blurred"].shape == data.bundled_image("chelsea").shape
-    assert "chelsea" in default["description"] and not default["resized"] and default["gamma"] == sb.GAMMA
+    # the default photo keeps its own resolution under the cap (cpu), and is shrunk to it above (smoke)
+    own = sb.photo_input("", "cpu", 0)
+    assert own["sharp"].shape == own["blurred"].shape == data.bundled_image("chelsea").shape and not own["resized"]
+    assert default["sharp"].shape == default["blurred"].shape and max(default["blurred"].shape[:2]) == side
+    assert "chelsea" in default["description"] and default["resized"] and default["gamma"] == sb.GAMMA
     with pytest.raises(FileNotFoundError, match="photo"):
         sb.photo_input(tmp_path / "missing.jpg", "smoke")
     broken = tmp_path / "broken.png"
