@@ -57,13 +57,13 @@ def test_what_a_chapter_reads_is_what_another_declares_it_writes():
             assert checkpoint in by_stem[checkpoint.chapter].saves, (c.stem, checkpoint)
         for stem in c.reads_verdicts_of:
             assert by_stem[stem].files_verdicts, (c.stem, stem)
-        assert all(chapters.STEMS.index(s) < chapters.STEMS.index(c.stem) for s in c.upstream())
+        assert all(chapters.STEMS.index(s) < chapters.STEMS.index(c.stem) for s in c.upstream())  # not itself
 
 
 def test_the_side_by_side_chapter_reads_chapters_2_to_6_and_every_verdict_record():
     side = chapters.chapter(SIDE_BY_SIDE)
     assert {c.chapter for c in side.reads} == {c.stem for c in chapters.CHAPTERS if c.number in ("02", "03", "04", "05", "06")}
-    assert set(side.reads_verdicts_of) == {c.stem for c in chapters.CHAPTERS if c.files_verdicts}
+    assert set(side.reads_verdicts_of) == {c.stem for c in chapters.CHAPTERS if c.files_verdicts} - {SIDE_BY_SIDE}
     assert chapters.chapter("07_blind_deconvolution").saves == ()
 
 
@@ -229,7 +229,7 @@ def test_provenance_record_names_what_built_the_page(monkeypatch):
     assert (record["profile"], record["seed"], record["seconds"], record["cached"]) == ("smoke", 3, 12.3, None)
     assert record["threads"] >= 1 and record["processor"] and record["versions"]["numpy"]
     assert set(record["versions"]) >= {"python", "torch", "tensorflow", "keras"}
-    assert record["commit"] is None or len(record["commit"]) == 40
+    assert record["commit"] is None or (len(record["commit"]) == 12 and record["dirty"] in (True, False))
     assert record["cache_key"] == "ab" * 32
     text = provenance_text(record)
     assert "smoke, 3" in text and "executed in this run" in text and "in 12 s" in text

@@ -45,7 +45,8 @@ class Chapter:
     reads : tuple of Checkpoint
         Models of other chapters it loads.
     reads_verdicts_of : tuple of str
-        Chapters whose verdict records it reads.
+        Chapters whose verdict records it reads (never its own: a chapter's outputs are not
+        its inputs, or every run would invalidate the next).
     external : tuple of str
         Data sets or files under the external data folder it uses when they are present.
     """
@@ -127,11 +128,10 @@ CHAPTERS: tuple[Chapter, ...] = (
         saves=(DEBLURGAN,),
         external=("GoPro", "GOPRO_Large", "vgg19.pth"),
     ),
-    Chapter("07_blind_deconvolution", "Blind deconvolution"),
+    Chapter("07_blind_deconvolution", "Blind deconvolution without learning: the L0 gradient prior, coarse to fine"),
     Chapter(
         "08_side_by_side",
         "Side by side: every method on one held-out set",
-        files_verdicts=False,
         reads=(ESTIMATOR, AUTOENCODER, SIGMA_CLASSIFIER_30, ADAPTIVE_BASIS, DEBLURGAN),
         reads_verdicts_of=_VERDICT_CHAPTERS,
     ),

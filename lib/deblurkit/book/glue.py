@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from ..runtime import validate as _validate
-from ..runtime.files import project_dir
 from ..runtime.profiles import PROFILES
+from .verdicts import run_commit
 
 
 def plain_value(value):
@@ -114,16 +114,6 @@ def _processor() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
-def _git(*args: str) -> str | None:
-    import subprocess
-
-    try:
-        done = subprocess.run(["git", *args], cwd=project_dir(), capture_output=True, text=True, timeout=10, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout.strip() if done.returncode == 0 else None
-
-
 def provenance(profile: str, *, seed: int | None = None, seconds: float | None = None) -> dict:
     """What built a page: profile, seed, commit, machine, library versions, when and how long.
 
@@ -153,14 +143,14 @@ def provenance(profile: str, *, seed: int | None = None, seconds: float | None =
     _validate.choice(profile, "profile", set(PROFILES))
     if seed is not None:
         seed = _validate.integer(seed, "seed", minimum=0)
-    commit = _git("rev-parse", "HEAD")
-    status = _git("status", "--porcelain", "--untracked-files=no") if commit else None
+    stamp = run_commit()  # the same stamp as the verdict records: 12 hex digits, "+dirty" or "unknown"
+    commit = None if stamp == "unknown" else stamp.removesuffix("+dirty")
     threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {
         "profile": profile,
         "seed": seed,
         "commit": commit,
-        "dirty": None if status is None else bool(status),
+        "dirty": None if commit is None else stamp.endswith("+dirty"),
         "processor": _processor(),
         "threads": threads,
         "cpus": os.cpu_count(),
@@ -176,7 +166,7 @@ def provenance_rows(record: dict) -> list[tuple[str, str]]:
     """The block's rows, ``(label, text)``, from a :func:`provenance` record."""
     commit = record.get("commit")
     if commit:
-        commit = commit[:12] + (" (with uncommitted changes)" if record.get("dirty") else "")
+        commit += " (with uncommitted changes)" if record.get("dirty") else ""
     versions = ", ".join(f"{k} {v}" for k, v in record.get("versions", {}).items() if v)
     seconds = record.get("seconds")
     executed = _when(record.get("executed_at")) + (f", in {seconds:.0f} s" if seconds is not None else "")

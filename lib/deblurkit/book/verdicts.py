@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import subprocess
 import time
 import warnings
@@ -397,7 +398,8 @@ class ClaimBook:
         if key in self.verdicts:
             raise ValueError(f"claim {key!r} is already judged; a claim is judged once")
         record = judge_claim(self.specs[key], **kwargs)
-        record.update(commit=run_commit(), profile=self.profile, run_seed=self.seed, time=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        record.update(commit=run_commit(), profile=self.profile, run_seed=self.seed, time=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                      cache_key=os.environ.get("DEBLURKIT_CACHE_KEY"))  # the book runner's key of this execution (None by hand)
         self.verdicts[key] = record
         return record
 
