@@ -67,6 +67,13 @@ def test_the_side_by_side_chapter_reads_chapters_2_to_6_and_every_verdict_record
     assert chapters.chapter("07_blind_deconvolution").saves == ()
 
 
+def test_the_keras_models_chapter_8_loads_are_declared_as_its_reads():
+    from deblurkit.evaluation.keras_worker import KERAS_CHECKPOINTS
+
+    declared = {(c.chapter, c.name) for c in chapters.chapter(SIDE_BY_SIDE).reads}
+    assert {(chapter, name) for chapter, name, _ in KERAS_CHECKPOINTS.values()} <= declared
+
+
 @pytest.mark.parametrize(
     ("stem", "readers"),
     [("00_blur_models", ()), ("01_acceleration_otf", (SIDE_BY_SIDE,)), ("03_autoencoder", (SIDE_BY_SIDE,)),
