@@ -278,6 +278,13 @@ def default_content_loss(vgg19_weights=None) -> str:
 def critic_loss(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, *, gp_weight: float = 10.0):
     """WGAN-GP critic loss ``D(fake).mean() - D(real).mean() + gp_weight * GP``.
 
+    Under autocast (bf16) the critic's convolutions run in bf16 in the forward pass and in the
+    double backward of the penalty; kept in float32: the interpolates (the leaf the gradient is
+    taken with respect to), the means of the patch scores, and the gradient's norm and
+    ``(||g|| - 1)^2``: the norm sums ~10^5 squares and the penalty subtracts two nearly equal
+    numbers near the Lipschitz target, where bf16's 8-bit mantissa (steps of 0.4 %) would
+    leave mostly rounding in ``||g|| - 1`` and in its gradient.
+
     Real, fake and interpolates go through the critic in *one* batch (the critic normalises
     each sample on its own, so this changes nothing) so that a ``DistributedDataParallel``
     critic sees one forward per backward.
@@ -293,11 +300,13 @@ def critic_loss(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, *, gp
     n = real.shape[0]
     eps = torch.rand(n, 1, 1, 1, device=real.device)
     mixed = (eps * real + (1 - eps) * fake).requires_grad_(True)
-    scores = critic(torch.cat([real, fake, mixed])).flatten(1).mean(dim=1)
+    # under autocast the critic's convolutions (forward and the double backward) run in bf16;
+    # the scores' means and the penalty are reduced in float32 (see above)
+    scores = critic(torch.cat([real, fake, mixed])).float().flatten(1).mean(dim=1)
     real_s, fake_s, mixed_s = scores[:n], scores[n : 2 * n], scores[2 * n :]
     (grad,) = torch.autograd.grad(mixed_s.sum(), mixed, create_graph=True)
     # the score of an image is the mean of its patch scores, so grad is that of the mean
-    penalty = ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+    penalty = ((grad.float().flatten(1).norm(dim=1) - 1) ** 2).mean()
     wasserstein = real_s.mean() - fake_s.mean()
     return -wasserstein + gp_weight * penalty, float(wasserstein.detach())
 
@@ -336,16 +345,17 @@ def batch_psnr(restored: torch.Tensor, sharp: torch.Tensor) -> float:
 
 
 @torch.no_grad()
-def restore_batch(generator: nn.Module, blurred: torch.Tensor, *, device=None, batch: int = 4) -> torch.Tensor:
-    """Run ``generator`` in evaluation mode (dropout off) over ``blurred`` in chunks; returns CPU
-    float32 tensors in [-1, 1]."""
+def restore_batch(generator: nn.Module, blurred: torch.Tensor, *, device=None, batch: int = 4, precision: str = "auto") -> torch.Tensor:
+    """Run ``generator`` in evaluation mode (dropout off) over ``blurred`` in chunks, under
+    :func:`~deblurkit.models.torch_ops.autocast` with ``precision``; returns CPU float32
+    tensors in [-1, 1]."""
     gen = torch_ops.unwrap(generator)
     device = device or next(gen.parameters()).device
     was_training = gen.training
     gen.eval()
     outs = []
     for chunk in blurred.split(batch):
-        with torch_ops.autocast(device):
+        with torch_ops.autocast(device, precision):
             outs.append(gen(chunk.to(device)).float().cpu())
     gen.train(was_training)
     return torch.cat(outs)

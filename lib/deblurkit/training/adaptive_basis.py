@@ -5,7 +5,6 @@ and reloading a trained network from its checkpoint.
 
 from __future__ import annotations
 
-import copy
 import time
 
 import numpy as np
@@ -14,18 +13,16 @@ from torch import nn
 
 from ..book import checkpoints
 from ..book.checkpoints import require_checkpoint
-from ..imaging.nonuniform import GAMMA
 from ..models import torch_ops
 from ..models.adaptive_basis import (
     AdaptiveBasisNet,
     kernel_loss,
-    network_input,
     reblur_loss,
 )
 from ..models.torch_ops import unwrap
 from ..runtime import validate as _validate
-from ..runtime.progress import progress
-from ..training import torchtrain
+from ..training import datasets, loop, torchtrain
+from ..training.datasets import batch_tensors
 
 
 def load_trained(checkpoint, *, profile: str, device: str = "cpu") -> tuple[AdaptiveBasisNet, dict]:
@@ -56,27 +53,6 @@ def load_trained(checkpoint, *, profile: str, device: str = "cpu") -> tuple[Adap
 # Training
 
 
-def batch_tensors(dataset: dict, rows, device, *, gamma: float = GAMMA) -> dict:
-    """Torch tensors for the samples ``rows`` of a :func:`deblurkit.nonuniform.nonuniform_blur_dataset`.
-
-    Returns ``"input"`` (network input), ``"sharp_linear"``, ``"blurred_linear"``,
-    ``"kernels"`` and ``"weights"`` (the truth) on ``device``; the true kernels are zero-padded or
-    cropped to nothing: they must already have the network's ``K``.
-    """
-
-    def take(key):
-        return torch.from_numpy(np.ascontiguousarray(dataset[key][rows])).to(device)
-
-    blurred = take("blurred")[:, None]
-    return {
-        "input": network_input(blurred),
-        "blurred_linear": blurred.clamp(0, 1) ** gamma,
-        "sharp_linear": take("sharp_padded")[:, None].clamp(0, 1) ** gamma,
-        "kernels": take("kernels"),
-        "weights": take("weights"),
-    }
-
-
 @torch.no_grad()
 def mean_kernel_error(model: nn.Module, dataset: dict, device, *, batch_size: int = 16) -> float:
     """Mean per-pixel kernel error (:func:`kernel_loss`) of ``model`` over a whole data set."""
@@ -92,6 +68,10 @@ def mean_kernel_error(model: nn.Module, dataset: dict, device, *, batch_size: in
         total += float(kernel_loss(kernels, weights, b["kernels"], b["weights"])) * len(rows)
     net.train(was_training)
     return total / count
+
+
+#: Data-loader worker processes on CUDA (the CPU's cores are free while the GPU computes).
+CUDA_LOADER_WORKERS = 2
 
 
 def train_adaptive_basis(
@@ -110,29 +90,33 @@ def train_adaptive_basis(
     resume: bool = False,
     seed: int = 0,
     show_progress: bool = True,
+    workers: int | None = None,
+    precision: str = "auto",
+    on_checkpoint=None,
 ):
     """Train with the paper's losses (reblur + per-pixel kernel, weights 1 and 1) and Adam.
 
     Every ``eval_every`` steps (and at the end) the mean kernel error on ``validation_set`` is
     measured; the weights with the lowest one are kept and returned (early stopping on
     validation, never on test data). With ``checkpoint``, the state is saved atomically at each
-    evaluation (model, optimiser, step, history, best weights), so an interrupted run resumes
-    with ``resume=True``.
+    evaluation (model, optimiser, step, history, best weights, the random state of every
+    process), so an interrupted run resumes with ``resume=True`` and takes the same batches
+    and numbers as an uninterrupted one. The loop is :func:`deblurkit.training.loop.run_loop`.
 
     Parameters
     ----------
     model : torch.nn.Module
-        From :func:`deblurkit.torchtrain.prepare_model` (on ``dist.device``, DDP-wrapped when
-        several processes run).
+        From :func:`deblurkit.training.torchtrain.prepare_model` (on ``dist.device``,
+        DDP-wrapped when several processes run).
     train_set, validation_set : dict
-        From :func:`deblurkit.nonuniform.nonuniform_blur_dataset`, with the network's ``K``.
+        From :func:`deblurkit.data.synthetic.nonuniform_blur_dataset`, with the network's ``K``.
         Under ``torchrun`` each process should get its own training samples.
     steps : int
         Optimiser steps, >= 1.
     batch_size : int
         Samples per step and process, >= 1.
-    dist : deblurkit.torchtrain.Distributed
-        From :func:`deblurkit.torchtrain.setup_distributed`.
+    dist : deblurkit.training.torchtrain.Distributed
+        From :func:`deblurkit.training.torchtrain.setup_distributed`.
     learning_rate : float
         Adam's step size, > 0 (paper: 1e-4).
     decay_fraction : float
@@ -142,25 +126,34 @@ def train_adaptive_basis(
     eval_every : int
         Steps between validation measurements, >= 1.
     checkpoint : str or Path, optional
-        Where to keep the resumable state (written by the main process only).
+        Where to keep the resumable state (written by the main process).
     metadata : dict, optional
-        Keyword arguments for :func:`deblurkit.torchtrain.checkpoint_metadata` other than
-        ``steps``, ``wall_seconds``, ``device`` and ``validation``.
+        Keyword arguments for :func:`deblurkit.book.checkpoints.checkpoint_metadata` other
+        than ``steps``, ``wall_seconds``, ``device`` and ``validation``.
     resume : bool
         Continue from ``checkpoint`` when it exists.
     seed : int
-        Seed of the sample order.
+        Seed of the sample order: step ``s`` of process ``r`` trains on rows drawn by
+        :class:`~deblurkit.training.datasets.ChoiceBatchSampler`.
     show_progress : bool
         A tqdm bar with the losses (main process only).
+    workers : int, optional
+        Data-loader worker processes, >= 0 (default: :data:`CUDA_LOADER_WORKERS` on CUDA,
+        none on the CPU, where the main process slices the precomputed crops faster).
+    precision : {"auto", "bf16", "fp32"}
+        Autocast of the network's forward pass (``"auto"``: bf16 on CUDA, float32 on the
+        CPU); the losses are computed in float32 whatever it is.
 
     Returns
     -------
     dict
         ``"history"``: lists ``step``, ``reblur``, ``kernel`` (training losses, averaged over
-        the last ``eval_every`` steps) and ``validation`` (kernel error); ``"best_step"``,
-        ``"best_validation"``, ``"seconds"``, ``"steps"``.
+        the last ``eval_every`` steps and the processes) and ``validation`` (kernel error);
+        ``"best_step"``, ``"best_validation"``, ``"seconds"`` (time in training steps),
+        ``"data_seconds"`` (of which waiting for batches), ``"step_seconds"`` (each step of
+        this session), ``"local_history"`` (this process's own ``reblur`` and ``kernel``
+        losses, steps of this session), ``"steps"``.
     """
-
     steps = _validate.integer(steps, "steps", minimum=1)
     batch_size = _validate.integer(batch_size, "batch_size", minimum=1)
     eval_every = _validate.integer(eval_every, "eval_every", minimum=1)
@@ -168,32 +161,25 @@ def train_adaptive_basis(
     decay_fraction = _validate.real_scalar(decay_fraction, "decay_fraction")
     if not 0 <= decay_fraction <= 1:
         raise ValueError(f"decay_fraction must be in [0, 1], got {decay_fraction}")
-    schedule = torchtrain.linear_decay_lambda(steps, 1.0 - decay_fraction)
-    count = len(train_set["blurred"])
-    net = torch_ops.unwrap(model)
+    _validate.choice(precision, "precision", set(torch_ops.PRECISIONS))
+    samples = datasets.NonUniformBlurSamples(train_set)
+    if workers is None:
+        workers = CUDA_LOADER_WORKERS if dist.device.type == "cuda" else 0
+    channels_last = torchtrain.uses_channels_last(model)
     optimiser = torch.optim.Adam(model.parameters(), lr=learning_rate)
-    history = {"step": [], "reblur": [], "kernel": [], "validation": []}
-    start_step, best = 0, {"validation": float("inf"), "step": 0, "state": copy.deepcopy(net.state_dict())}
-    elapsed_before = 0.0
-    if resume and checkpoint is not None and checkpoints.metadata_path(checkpoint).is_file():
-        loaded = torchtrain.load_checkpoint(checkpoint, models={"model": model}, optimisers={"optimiser": optimiser}, restore_rng=True)
-        extra = loaded["extra"]
-        start_step, history, elapsed_before = loaded["metadata"]["steps"], extra["history"], loaded["metadata"]["wall_seconds"]
-        best = {"validation": extra["best_validation"], "step": extra["best_step"], "state": extra["best_state"]}
-    generator = np.random.default_rng([seed, dist.rank, start_step])
     sums = {"reblur": 0.0, "kernel": 0.0, "n": 0}
-    quiet = {} if show_progress and dist.is_main else {"disable": True}
-    bar = progress(range(start_step, steps), total=steps, initial=start_step, desc="training", **quiet)
-    t0 = time.perf_counter()
-    model.train()
-    for step in bar:
-        for group in optimiser.param_groups:
-            group["lr"] = learning_rate * schedule(step)
-        rows = generator.choice(count, size=min(batch_size, count), replace=False)
-        b = batch_tensors(train_set, rows, dist.device)
-        if dist.device.type == "cuda":
+    step_seconds, local = [], {"reblur": [], "kernel": []}  # this process, this session
+
+    def make_loader(start: int):
+        sampler = datasets.ChoiceBatchSampler(len(samples), batch_size, seed=seed, rank=dist.rank, start=start)
+        return datasets.make_loader(samples, sampler, workers=workers, device=dist.device, seed=seed + dist.rank)
+
+    def step_fn(step: int, next_batch) -> dict:
+        begin = time.perf_counter()
+        b = datasets.training_tensors(next_batch(), dist.device)
+        if channels_last:
             b["input"] = b["input"].contiguous(memory_format=torch.channels_last)
-        with torch_ops.autocast(dist.device):
+        with torch_ops.autocast(dist.device, precision):
             kernels, weights = model(b["input"])
         # the losses in float32: the kernels' entries are small and their squares smaller
         l_reblur = reblur_loss(kernels.float(), weights.float(), b["sharp_linear"], b["blurred_linear"])
@@ -205,41 +191,43 @@ def train_adaptive_basis(
         sums["reblur"] += l_reblur.item()
         sums["kernel"] += l_kernel.item()
         sums["n"] += 1
-        if dist.is_main:
-            bar.set_postfix(reblur=f"{l_reblur.item():.2e}", kernel=f"{l_kernel.item():.2e}")
-        done = step + 1
-        if done % eval_every == 0 or done == steps:
-            val = torchtrain.mean_across_processes(mean_kernel_error(model, validation_set, dist.device), dist)
-            history["step"].append(done)
-            history["reblur"].append(torchtrain.mean_across_processes(sums["reblur"] / sums["n"], dist))
-            history["kernel"].append(torchtrain.mean_across_processes(sums["kernel"] / sums["n"], dist))
-            history["validation"].append(val)
-            sums = {"reblur": 0.0, "kernel": 0.0, "n": 0}
-            if val < best["validation"]:
-                best = {"validation": val, "step": done, "state": copy.deepcopy(net.state_dict())}
-            if checkpoint is not None and dist.is_main:
-                meta = checkpoints.checkpoint_metadata(
-                    **(metadata or {}),
-                    steps=done,
-                    wall_seconds=elapsed_before + time.perf_counter() - t0,
-                    device=dist.device,
-                    validation={"kernel_error": best["validation"], "best_step": best["step"]},
-                )
-                torchtrain.save_checkpoint(
-                    checkpoint,
-                    models={"model": model},
-                    optimisers={"optimiser": optimiser},
-                    metadata=meta,
-                    extra={"history": history, "best_validation": best["validation"], "best_step": best["step"], "best_state": best["state"]},
-                )
-    bar.close()
-    net.load_state_dict(best["state"])
+        local["reblur"].append(l_reblur.item())
+        local["kernel"].append(l_kernel.item())
+        step_seconds.append(time.perf_counter() - begin)
+        return {"reblur": f"{l_reblur.item():.2e}", "kernel": f"{l_kernel.item():.2e}"}
+
+    def record(state, validation: float) -> None:
+        h = state.history
+        h["step"].append(state.step)
+        h["reblur"].append(torchtrain.mean_across_processes(sums["reblur"] / max(sums["n"], 1), dist))
+        h["kernel"].append(torchtrain.mean_across_processes(sums["kernel"] / max(sums["n"], 1), dist))
+        h["validation"].append(validation)
+        sums.update(reblur=0.0, kernel=0.0, n=0)
+
+    def checkpoint_record(state) -> dict:
+        return checkpoints.checkpoint_metadata(
+            **(metadata or {}), steps=state.step, wall_seconds=state.seconds, device=dist.device,
+            validation={"kernel_error": state.best_score, "best_step": state.best_step},
+        )
+
+    state = loop.run_loop(
+        dist=dist, steps=steps, step_fn=step_fn, make_loader=make_loader,
+        validate_fn=lambda: mean_kernel_error(model, validation_set, dist.device), record_fn=record, keep=model,
+        models={"model": model}, optimisers={"optimiser": optimiser}, higher_is_better=False, validate_every=eval_every,
+        schedule=torchtrain.linear_decay_lambda(steps, 1.0 - decay_fraction), checkpoint=checkpoint, checkpoint_every=eval_every,
+        metadata_fn=checkpoint_record, resume=resume, history={"step": [], "reblur": [], "kernel": [], "validation": []},
+        show_progress=show_progress, on_checkpoint=on_checkpoint,
+    )
+    unwrap(model).load_state_dict(state.best_state)
     return {
-        "history": history,
-        "best_step": best["step"],
-        "best_validation": best["validation"],
-        "seconds": elapsed_before + time.perf_counter() - t0,
-        "steps": steps,
+        "history": state.history,
+        "best_step": state.best_step,
+        "best_validation": state.best_score,
+        "seconds": state.seconds,
+        "data_seconds": state.data_seconds,
+        "step_seconds": step_seconds,
+        "local_history": local,
+        "steps": state.step,
     }
 
 

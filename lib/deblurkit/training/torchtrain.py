@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import random
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,17 +85,62 @@ def configure_device(device: torch.device) -> None:
         torch.backends.cudnn.allow_tf32 = True
 
 
-def prepare_model(model: torch.nn.Module, dist: Distributed) -> torch.nn.Module:
-    """Move ``model`` to the process's device (channels-last on CUDA) and, in a multi-process
-    run, wrap it in ``DistributedDataParallel`` so that its gradients are averaged.
+def prepare_model(model: torch.nn.Module, dist: Distributed, *, channels_last: bool | None = None) -> torch.nn.Module:
+    """Move ``model`` to the process's device and, in a multi-process run, wrap it in
+    ``DistributedDataParallel`` so that its gradients are averaged.
 
     All processes start from rank 0's weights: DDP broadcasts them when it wraps the model.
+    Batch normalisation layers become ``SyncBatchNorm`` in a multi-process CUDA run (statistics
+    over the whole batch of every process); ``SyncBatchNorm`` has no CPU implementation, so a
+    multi-process CPU run of a model with batch normalisation is refused.
+
+    Parameters
+    ----------
+    channels_last : bool, optional
+        Channels-last memory layout (default: on CUDA only, where it makes convolutions faster).
+
+    Raises
+    ------
+    ValueError
+        Batch normalisation in a multi-process run on the CPU.
     """
     cuda = dist.device.type == "cuda"
-    model = model.to(dist.device, memory_format=torch.channels_last if cuda else torch.contiguous_format)
+    channels_last = cuda if channels_last is None else bool(channels_last)
+    model = sync_batch_norm(model, dist)
+    model = model.to(dist.device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     if not dist.enabled:
         return model
     return torch.nn.parallel.DistributedDataParallel(model, device_ids=[dist.local_rank] if cuda else None)
+
+
+def uses_channels_last(model: torch.nn.Module) -> bool:
+    """Whether ``model``'s convolutions hold their weights in channels-last layout (as
+    :func:`prepare_model` leaves them when asked), so that inputs should follow."""
+    for m in unwrap(model).modules():
+        if isinstance(m, torch.nn.Conv2d) and m.weight.shape[1] > 1 and m.weight.shape[2] * m.weight.shape[3] > 1:
+            return m.weight.is_contiguous(memory_format=torch.channels_last) and not m.weight.is_contiguous()
+    return False
+
+
+def sync_batch_norm(model: torch.nn.Module, dist: Distributed) -> torch.nn.Module:
+    """``model`` with its batch normalisation layers synchronised across the processes of a
+    multi-process CUDA run (``SyncBatchNorm``); unchanged in a one-process run.
+
+    Raises
+    ------
+    ValueError
+        Batch normalisation in a multi-process run on the CPU (``SyncBatchNorm`` needs CUDA;
+        unsynchronised layers would normalise each process's share of the batch differently).
+    """
+    has_bn = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    if not (dist.enabled and has_bn):
+        return model
+    if dist.device.type != "cuda":
+        raise ValueError(
+            f"a model with batch normalisation (e.g. AdaptiveBasisNet(norm='batch')) cannot train in {dist.world_size} CPU "
+            "processes: SyncBatchNorm runs on CUDA only; train it in one process, or use norm='none'"
+        )
+    return torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
 
 
 def mean_across_processes(value: float, dist: Distributed) -> float:
@@ -106,33 +152,72 @@ def mean_across_processes(value: float, dist: Distributed) -> float:
     return float(t.item()) / dist.world_size
 
 
-def rng_state() -> dict:
-    """The state of every random generator a training run draws from (Python, NumPy, torch)."""
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
+def broadcast_value(value: float, dist: Distributed) -> float:
+    """The main process's ``value`` on every process (``value`` itself in a one-process run)."""
+    if not dist.enabled:
+        return float(value)
+    t = torch.tensor([float(value)], device=dist.device, dtype=torch.float64)
+    torch.distributed.broadcast(t, src=0)
+    return float(t.item())
+
+
+def rng_state(device=None) -> dict:
+    """The state of every random generator this process draws from: Python, NumPy, torch's
+    CPU generator and, for a CUDA ``device``, that device's generator.
+
+    The torch states are stored as NumPy ``uint8`` arrays, so that loading a checkpoint with
+    any ``map_location`` leaves them where :func:`set_rng_state` needs them (torch accepts only
+    a CPU ``ByteTensor``).
+    """
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state().numpy()}
+    if device is not None and torch.device(device).type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(torch.device(device)).numpy()
     return state
 
 
-def set_rng_state(state: dict) -> None:
-    """Restore what :func:`rng_state` captured, so a resumed run draws the same numbers."""
+def _byte_tensor(value) -> torch.Tensor:
+    """A CPU ``ByteTensor`` of a saved generator state (a NumPy array, or a tensor anywhere)."""
+    if isinstance(value, torch.Tensor):
+        if value.device.type == "meta":
+            raise ValueError("a random state was loaded onto the meta device: it holds no values")
+        return value.detach().to("cpu", torch.uint8)
+    return torch.from_numpy(np.array(value, dtype=np.uint8))
+
+
+def set_rng_state(state: dict, device=None) -> None:
+    """Restore what :func:`rng_state` captured (also older checkpoints' tensors, on any device),
+    so that a resumed process draws the same numbers."""
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    torch.set_rng_state(_byte_tensor(state["torch"]))
+    if "cuda" in state and device is not None and torch.device(device).type == "cuda":
+        torch.cuda.set_rng_state(_byte_tensor(state["cuda"]), torch.device(device))
+
+
+def _rng_states_of_every_process(dist: Distributed | None) -> list:
+    """One :func:`rng_state` per process, in rank order (a collective in a multi-process run)."""
+    mine = rng_state(dist.device if dist is not None else None)
+    if dist is None or not dist.enabled:
+        return [mine]
+    every = [None] * dist.world_size
+    torch.distributed.all_gather_object(every, mine)
+    return every
 
 
 def save_checkpoint(
     path,
     *,
     models: dict,
-    metadata: dict,
+    metadata: dict | None,
     optimisers: dict | None = None,
     schedulers: dict | None = None,
     extra: dict | None = None,
+    dist: Distributed | None = None,
 ) -> Path:
     """Save everything a run needs to resume, atomically, plus its metadata as JSON beside it.
+
+    In a multi-process run every process calls it (each contributes its random state) and the
+    main process writes the file.
 
     Parameters
     ----------
@@ -141,19 +226,24 @@ def save_checkpoint(
     models, optimisers, schedulers : dict
         ``{name: object with state_dict()}``; DDP wrappers are unwrapped.
     metadata : dict
-        From :func:`checkpoint_metadata`.
+        From :func:`checkpoint_metadata` (needed on the main process only).
     extra : dict, optional
         Other picklable state (e.g. the loss history drawn as training curves).
+    dist : Distributed, optional
+        This process's place in the run (default: a one-process run).
     """
+    rngs = _rng_states_of_every_process(dist)
+    path = Path(path)
+    if dist is not None and not dist.is_main:
+        return path
     state = {
         "models": {k: unwrap(m).state_dict() for k, m in models.items()},
         "optimisers": {k: o.state_dict() for k, o in (optimisers or {}).items()},
         "schedulers": {k: s.state_dict() for k, s in (schedulers or {}).items()},
-        "rng": rng_state(),
+        "rng": rngs,
         "metadata": metadata,
         "extra": extra or {},
     }
-    path = Path(path)
     atomic_write(path, lambda tmp: torch.save(state, tmp))
     checkpoints.write_metadata(path, metadata)
     return path
@@ -167,8 +257,20 @@ def load_checkpoint(
     schedulers: dict | None = None,
     restore_rng: bool = False,
     map_location="cpu",
+    dist: Distributed | None = None,
 ) -> dict:
     """Load what :func:`save_checkpoint` wrote into the given objects.
+
+    Parameters
+    ----------
+    restore_rng : bool
+        Restore this process's random state: the one of the process of the same rank in the
+        saved run (a warning, and rank 0's state, when the run had fewer processes).
+    map_location : str, torch.device or callable
+        Where the file's tensors are loaded (any device: the random states are restored from
+        CPU copies whatever it is).
+    dist : Distributed, optional
+        This process's place in the run (default: a one-process run, rank 0).
 
     Returns
     -------
@@ -200,7 +302,11 @@ def load_checkpoint(
     for name, sched in (schedulers or {}).items():
         sched.load_state_dict(state["schedulers"][name])
     if restore_rng:
-        set_rng_state(state["rng"])
+        rngs = state["rng"] if isinstance(state["rng"], list) else [state["rng"]]  # older files: one state
+        rank = dist.rank if dist is not None else 0
+        if rank >= len(rngs):
+            warnings.warn(f"checkpoint {path} holds the random state of {len(rngs)} process(es); process {rank} takes rank 0's", stacklevel=2)
+        set_rng_state(rngs[rank] if rank < len(rngs) else rngs[0], dist.device if dist is not None else None)
     return {"metadata": state["metadata"], "extra": state["extra"]}
 
 

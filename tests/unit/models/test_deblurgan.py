@@ -185,7 +185,8 @@ def test_gopro_is_found_by_argument_or_under_the_data_root_and_a_broken_folder_i
         data.find_gopro()
 
 
-def test_gopro_validation_is_carved_from_training_sequences_never_test(tmp_path):
+def test_gopro_validation_is_carved_from_training_sequences_never_test(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEBLURKIT_HOME", str(tmp_path))  # the decoded-frame cache of training
     root = fake_gopro(tmp_path)
     parts = data.gopro_split(root)
     assert parts == {"train": ["GOPR0001", "GOPR0002"], "validation": ["GOPR0003"], "test": ["GOPR0100"]}
@@ -283,3 +284,35 @@ def test_command_line_deblurs_any_size_and_reports_bad_paths(tmp_path, capsys):
                                metadata=checkpoints.checkpoint_metadata(chapter="x", profile="smoke", seed=0, steps=0, wall_seconds=0,
                                                                        device="cpu", architecture={"generator": {"ngf": 4, "n_blocks": 2, "dropout": 0.5}}))
     assert dg_cli._main(["deblur", str(tmp_path / "in.png"), str(tmp_path / "o.png"), "--checkpoint", str(tmp_path / "lin.pt")]) == 2
+
+
+def test_the_whole_wgan_gp_step_runs_under_autocast_with_the_penalty_reduced_in_float32():
+    """precision="bf16": the critic's convolutions (its five steps and the generator step's
+    scores) and the generator's run in bf16; "auto" on the CPU keeps everything in float32."""
+    for precision, expected in (("bf16", {torch.bfloat16}), ("auto", {torch.float32})):
+        seen = []
+
+        def hook(module, args, out, seen=seen):
+            if isinstance(module, torch.nn.Conv2d) and module.training:
+                seen.append((id(module), out.dtype))
+
+        handle = torch.nn.modules.module.register_module_forward_hook(hook)
+        try:
+            config = dg_train.TrainConfig(profile="smoke", **{**TINY, "steps": 1}, validate_every=1, validation_count=2, device="cpu", precision=precision)
+            r = dg_train.train(config, progress=False)
+        finally:
+            handle.remove()
+        critic = {id(m) for m in r["critic"].modules()}
+        generator = {id(m) for m in r["last_generator"].modules()}
+        assert {d for i, d in seen if i in critic} == expected and {d for i, d in seen if i in generator} == expected
+        assert np.isfinite(r["history"]["critic_loss"]).all()
+    torch.manual_seed(0)
+    critic = dg.Critic(4)
+    real, fake = torch.rand(2, 3, 32, 32) * 2 - 1, torch.rand(2, 3, 32, 32) * 2 - 1
+    torch.manual_seed(1)
+    exact, w_exact = dg.critic_loss(critic, real, fake)
+    torch.manual_seed(1)
+    with torch_ops.autocast("cpu", "bf16"):
+        low, w_low = dg.critic_loss(critic, real, fake)
+    assert low.dtype == torch.float32  # the penalty and the scores' means in float32
+    assert float(low) == pytest.approx(float(exact), rel=0.02) and w_low == pytest.approx(w_exact, abs=0.02)

@@ -61,3 +61,60 @@ def test_one_process_run_needs_no_process_group():
     model = torchtrain.prepare_model(torch.nn.Linear(2, 2), dist)
     assert torch_ops.unwrap(model) is model
     assert torchtrain.mean_across_processes(2.5, dist) == 2.5
+
+
+def test_random_state_comes_back_whatever_device_the_checkpoint_is_loaded_onto(tmp_path):
+    """torch.set_rng_state takes only a CPU ByteTensor: loading with map_location="cuda" (here
+    the meta device, which every machine has) must still restore the random state."""
+    torch.manual_seed(5)
+    path = torchtrain.save_checkpoint(tmp_path / "m.pt", models={}, metadata=_meta())
+    after_save = torch.rand(3)
+    torch.manual_seed(6)
+    torchtrain.load_checkpoint(path, models={}, restore_rng=True, map_location="meta")
+    assert torch.equal(torch.rand(3), after_save)
+
+
+def test_a_checkpoint_holds_one_random_state_per_process_and_older_files_still_load(tmp_path):
+    path = torchtrain.save_checkpoint(tmp_path / "m.pt", models={}, metadata=_meta())
+    state = torch.load(path, weights_only=False)
+    assert isinstance(state["rng"], list) and len(state["rng"]) == 1
+    # a checkpoint of the previous format: one state dict, torch's state as a tensor
+    state["rng"] = {**state["rng"][0], "torch": torch.from_numpy(state["rng"][0]["torch"])}
+    torch.save(state, tmp_path / "old.pt")
+    after = torch.rand(2)
+    torchtrain.load_checkpoint(tmp_path / "old.pt", models={}, restore_rng=True)
+    assert torch.equal(torch.rand(2), after)
+    two = torchtrain.Distributed(rank=1, world_size=2, local_rank=1, device=torch.device("cpu"))
+    with pytest.warns(UserWarning, match="random state of 1 process"):
+        torchtrain.load_checkpoint(path, models={}, restore_rng=True, dist=two)
+
+
+def test_batch_norm_is_synchronised_on_cuda_and_refused_on_several_cpu_processes():
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.BatchNorm2d(2))
+    cpu2 = torchtrain.Distributed(rank=0, world_size=2, local_rank=0, device=torch.device("cpu"))
+    with pytest.raises(ValueError, match=r"norm='batch'.*2 CPU processes.*SyncBatchNorm runs on CUDA only"):
+        torchtrain.prepare_model(net, cpu2)
+    cuda2 = torchtrain.Distributed(rank=0, world_size=2, local_rank=0, device=torch.device("cuda", 0))
+    converted = torchtrain.sync_batch_norm(net, cuda2)  # the conversion itself needs no GPU
+    assert isinstance(converted[1], torch.nn.SyncBatchNorm)
+    one = torchtrain.Distributed(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
+    assert torchtrain.sync_batch_norm(net, one) is net
+    plain = torch.nn.Conv2d(1, 2, 3)
+    assert torchtrain.sync_batch_norm(plain, cpu2) is plain
+
+
+def test_channels_last_is_asked_for_or_follows_the_device():
+    one = torchtrain.setup_distributed("cpu")
+    conv = torchtrain.prepare_model(torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3)), one, channels_last=True)
+    assert torchtrain.uses_channels_last(conv)
+    assert not torchtrain.uses_channels_last(torchtrain.prepare_model(torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3)), one))
+
+
+def test_autocast_precisions():
+    assert not torch.is_autocast_enabled("cpu")
+    with torch_ops.autocast("cpu", "bf16"):
+        assert torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
+    with torch_ops.autocast("cpu"):  # "auto": float32 on the CPU
+        assert not torch.is_autocast_enabled("cpu")
+    with pytest.raises(ValueError, match="precision"):
+        torch_ops.autocast("cpu", "fp16")
