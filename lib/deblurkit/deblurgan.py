@@ -16,6 +16,7 @@ import torch
 
 from .data.external import find_gopro, read_rgb
 from .models.deblurgan import VGG19_ENV, deblur_image, default_content_loss
+from .training import inference
 from .training.deblurgan import PROFILE_DEFAULTS, TrainConfig, load_generator, train
 
 
@@ -37,6 +38,9 @@ def _main(argv=None) -> int:
     d.add_argument("output")
     d.add_argument("--checkpoint", required=True)
     d.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    d.add_argument("--precision", choices=["auto", *inference.MODES],
+                   help="numeric mode (default: float32 on the CPU, bf16 autocast on CUDA); auto: the fastest mode "
+                        f"within {inference.AUTO_TOLERANCE_DB} dB of float32's PSNR on validation crops")
     args = parser.parse_args(argv)
     try:
         if args.device == "cuda" and not torch.cuda.is_available():
@@ -57,7 +61,23 @@ def _main(argv=None) -> int:
             from skimage import io
 
             G = load_generator(args.checkpoint, device=args.device)
-            restored = deblur_image(G, read_rgb(args.input), device=args.device)
+            image = read_rgb(args.input)
+            mode = args.precision
+            if mode == "auto":
+                import json
+
+                from .book.checkpoints import metadata_path
+
+                meta = json.loads(metadata_path(args.checkpoint).read_text())
+                choice = inference.choose_mode_for_checkpoint(G, meta, args.device)
+                mode = choice["chosen"]
+                print(f"precision auto: {mode} ({inference.LABELS[mode]}): {choice['psnr'][mode]:.2f} dB against float32's "
+                      f"{choice['psnr']['fp32']:.2f} dB on {choice['crops']} validation crops, {choice['ms'][mode]:.0f} ms against "
+                      f"{choice['ms']['fp32']:.0f} ms per 256x256 frame")
+            if mode is None:
+                restored = deblur_image(G, image, device=args.device)
+            else:
+                restored = inference.deblur_image(G, image, mode, args.device)
             out = Path(args.output)
             if not out.parent.is_dir():
                 raise FileNotFoundError(f"output folder does not exist: {out.parent}")

@@ -70,6 +70,20 @@ def mean_kernel_error(model: nn.Module, dataset: dict, device, *, batch_size: in
     return total / count
 
 
+#: Chapter 5's training settings per profile, the ones ``tools/gpu_check.py`` projects from
+#: (the chapter's page holds the same rows in its settings table, with its evaluation sizes;
+#: ``tests/unit/training/test_adaptive_basis_training.py`` checks that the two agree): network
+#: (``basis``, ``kernel_size``, ``base``, ``norm``), training crops, optimiser steps and batch,
+#: the step-size probes (``lrs``, ``probe_steps`` each) and the validation interval.
+PROFILE_DEFAULTS = {
+    "smoke": {"basis": 3, "kernel_size": 9, "base": 4, "norm": "batch", "crop": 32, "train_count": 24, "steps": 4, "batch": 4,
+              "probe_steps": 2, "eval_every": 2, "lrs": [1e-4, 1e-3]},
+    "cpu": {"basis": 4, "kernel_size": 17, "base": 8, "norm": "batch", "crop": 64, "train_count": 3000, "steps": 1200, "batch": 16,
+            "probe_steps": 150, "eval_every": 150, "lrs": [1e-3, 3e-3]},
+    "gpu": {"basis": 25, "kernel_size": 33, "base": 64, "norm": "none", "crop": 128, "train_count": 6000, "steps": 8000, "batch": 16,
+            "probe_steps": 300, "eval_every": 500, "lrs": [1e-4, 3e-4]},
+}
+
 #: Data-loader worker processes on CUDA (the CPU's cores are free while the GPU computes).
 CUDA_LOADER_WORKERS = 2
 

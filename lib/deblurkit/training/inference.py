@@ -159,3 +159,22 @@ def deblur_image(generator: torch.nn.Module, image, mode: str, device) -> np.nda
     """:func:`deblurkit.models.deblurgan.deblur_image` in a given ``mode``: one ``(H, W, 3)``
     image in [0, 1] of any size, restored; ``(H, W, 3)`` float64 in [0, 1]."""
     return to_image(restore(generator, to_tensor(image)[None], mode, device)[0])
+
+
+def validation_crops(config: dict, *, count: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+    """``count`` blurred/sharp validation crops made as the run of ``config`` (a checkpoint's
+    ``metadata["config"]``) validated: bundled validation images (or GoPro's validation
+    sequences), never the test split."""
+    from dataclasses import fields
+
+    from .deblurgan import TrainConfig, validation_set
+
+    known = {f.name for f in fields(TrainConfig)}
+    settings = {k: (tuple(v) if isinstance(v, list) else v) for k, v in (config or {}).items() if k in known}
+    return validation_set(TrainConfig(**{**settings, "validation_count": int(count)}))
+
+
+def choose_mode_for_checkpoint(generator: torch.nn.Module, metadata: dict, device, *, count: int = 8) -> dict:
+    """:func:`choose_mode` on :func:`validation_crops` of the run that saved ``generator``."""
+    blurred, sharp = validation_crops(metadata.get("config", {}), count=count)
+    return {**choose_mode(generator, blurred, sharp, device), "crops": int(blurred.shape[0])}

@@ -271,6 +271,10 @@ def test_command_line_deblurs_any_size_and_reports_bad_paths(tmp_path, capsys):
     io.imsave(tmp_path / "in.png", (np.random.default_rng(0).uniform(size=(45, 61, 3)) * 255).astype(np.uint8), check_contrast=False)
     assert dg_cli._main(["deblur", str(tmp_path / "in.png"), str(tmp_path / "out.png"), "--checkpoint", str(ckpt)]) == 0
     assert io.imread(tmp_path / "out.png").shape == (45, 61, 3)
+    capsys.readouterr()
+    auto = ["deblur", str(tmp_path / "in.png"), str(tmp_path / "auto.png"), "--checkpoint", str(ckpt), "--precision", "auto"]
+    assert dg_cli._main(auto) == 0 and io.imread(tmp_path / "auto.png").shape == (45, 61, 3)
+    assert "precision auto:" in capsys.readouterr().out  # chosen on validation crops, and said so
     assert dg_cli._main(["deblur", str(tmp_path / "missing.png"), str(tmp_path / "o.png"), "--checkpoint", str(ckpt)]) == 2
     (tmp_path / "bad.png").write_text("not an image")
     capsys.readouterr()
