@@ -41,8 +41,10 @@ from .ledger import (  # noqa: F401
     record_is_stale,
 )
 from .methods import (  # noqa: F401
+    BLIND_L0_SETTINGS,
     ORACLE_SETTINGS,
     Method,
+    blind_l0_method,
     blurred_input,
     choose_setting,
     evaluate,
@@ -59,6 +61,7 @@ __all__ = [
     "GAUSSIAN_SIGMAS", "EVALUATION_PROFILES", "EVALUATION_SPLITS", "evaluation_settings",
     "evaluation_set", "photo_input", "per_channel", "luminance", "Method", "choose_setting",
     "evaluate", "blurred_input", "ORACLE_SETTINGS", "oracle_methods", "in_linear",
+    "BLIND_L0_SETTINGS", "blind_l0_method",
     "sigma_map_levels", "sigma_map_deconvolution", "full_resolution_map", "best_methods",
     "best_phrase", "record_is_stale", "git_changed_since", "ledger_rows", "html_table",
     "ledger_html", "tiled_apply", "blend_window", "KERAS_CHECKPOINTS", "keras_checkpoint",

@@ -185,6 +185,37 @@ def oracle_methods(seed: int = 0) -> list[Method]:
     ]
 
 
+#: The blind L0 method's grid per profile: (kernel window in px, the final step's data weight),
+#: chosen once on all validation items (a blind method does not know the kind). The kernel
+#: step's L2 weight stays the library's default (``imaging.blind.estimate_kernel``).
+BLIND_L0_SETTINGS = {
+    "smoke": ((15, 1000.0),),
+    "cpu": ((15, 1000.0), (23, 1000.0)),
+    "gpu": tuple((ks, w) for ks in (15, 23, 31) for w in (500.0, 1000.0, 2000.0)),
+}
+
+
+def blind_l0_method(profile: str) -> Method:
+    """Chapter 7's blind deconvolution (L0 gradient prior, coarse to fine; no learning) as a
+    chapter-8 method: the kernel estimated once per window on the item's linear luminance and
+    reused for every weight; a refused estimate returns the input, scored as it is."""
+    from ..imaging import blind
+
+    settings = BLIND_L0_SETTINGS[_validate.choice(profile, "profile", set(BLIND_L0_SETTINGS))]
+
+    def run(it, chosen):
+        grey = blind.working_luminance(it["blurred"], it["gamma"])
+        estimates, out = {}, {}
+        for size, weight in chosen:
+            if size not in estimates:
+                estimates[size] = blind.estimate_kernel(grey, size)
+            result = blind.blind_deconvolve(it["blurred"], size, gamma=it["gamma"], weight=weight, estimate=estimates[size])
+            out[(size, weight)] = result.restored
+        return out
+
+    return Method("blind L0 (ch. 7)", "blind_l0", BLUR_KINDS, run, settings, chapter="07_blind_deconvolution")
+
+
 def sigma_map_levels(grid) -> np.ndarray:
     """Every third σ of a classifier's grid, plus its ends: the basis of the σ-map deconvolution."""
     g = np.asarray(grid, float)

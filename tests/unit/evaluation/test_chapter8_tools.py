@@ -129,3 +129,14 @@ def test_in_linear_decodes_restores_and_encodes():
     out = ev.in_linear(lambda y: seen.append(y) or y, image, 2.2)
     assert np.allclose(seen[0], image**2.2) and np.allclose(out, image)
     assert np.allclose(ev.in_linear(lambda y: y, image, 1.0), image)
+
+
+def test_the_blind_l0_method_reads_the_items_gamma_and_keeps_the_shape():
+    item = next(i for i in ev.evaluation_set("smoke", 0, split="validation") if i["kind"] == "trajectory")
+    method = ev.blind_l0_method("smoke")
+    assert method.kinds == ev.BLUR_KINDS and not method.oracle
+    s = method.settings[0]
+    with_gamma = method.restore(item, [s])[s]
+    without = method.restore(dict(item, gamma=1.0), [s])[s]
+    assert with_gamma.shape == item["blurred"].shape and 0 <= with_gamma.min() and with_gamma.max() <= 1
+    assert not np.allclose(with_gamma, without)
