@@ -44,7 +44,30 @@ def _epoch_and_index(item, default_epoch: int) -> tuple[int, int]:
     return int(default_epoch), int(item)
 
 
-class ShakeBlurDataset(torch.utils.data.Dataset):
+class _EpochSamples(torch.utils.data.Dataset):
+    """``length`` samples per epoch, sample ``i`` of epoch ``e`` a pure function of
+    ``(seed, e, i)``; indexed by a sampler's ``(epoch, index)`` or by a plain index (of
+    :attr:`epoch`, which :meth:`set_epoch` sets in this process only)."""
+
+    epoch = 0
+    length = 1
+    seed = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """The epoch of a plain index: draw a new set of samples. A data loader's sampler passes
+        ``(epoch, index)`` instead (worker processes never see this attribute change)."""
+        self.epoch = _validate.integer(epoch, "epoch", minimum=0)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def _draw(self, item) -> tuple[int, np.random.Generator]:
+        """The sample's index and its random generator."""
+        epoch, index = _epoch_and_index(item, self.epoch)
+        return index, np.random.default_rng([self.seed, epoch, index])
+
+
+class ShakeBlurDataset(_EpochSamples):
     """Sharp crops of named bundled images, each blurred by its own random camera-shake kernel.
 
     Sample ``i`` of epoch ``e`` is a pure function of ``(seed, e, i)``: any process of a
@@ -112,18 +135,8 @@ class ShakeBlurDataset(torch.utils.data.Dataset):
             raise ValueError(f"every image in names is smaller than crop + kernel = {self.crop + self.kernel_size} px")
         self.epoch = 0
 
-    def set_epoch(self, epoch: int) -> None:
-        """Draw a new set of samples (crops, kernels, noise) for ``epoch`` when indexed by a plain
-        index (a data loader's sampler passes ``(epoch, index)`` instead: worker processes never
-        see this attribute change)."""
-        self.epoch = _validate.integer(epoch, "epoch", minimum=0)
-
-    def __len__(self) -> int:
-        return self.length
-
-    def __getitem__(self, index):
-        epoch, index = _epoch_and_index(index, self.epoch)
-        rng = np.random.default_rng([self.seed, epoch, index])
+    def __getitem__(self, item):
+        _, rng = self._draw(item)
         img = self.images[int(rng.integers(len(self.images)))]
         side = self.crop + self.kernel_size - 1
         r0 = int(rng.integers(0, img.shape[0] - side + 1))
@@ -202,7 +215,7 @@ class FrameCache:
         return tuple(np.load(self._store(image), mmap_mode="r").shape)
 
 
-class GoProDataset(torch.utils.data.Dataset):
+class GoProDataset(_EpochSamples):
     """Random aligned crops of GoPro blur/sharp pairs at full resolution (the paper's code first
     shrinks the 1280x720 frames by two, to 640x360: chapter 6 lists that as a departure).
 
@@ -251,16 +264,8 @@ class GoProDataset(torch.utils.data.Dataset):
             self.cache.prepare([p for pair in self.pairs for p in pair], show_progress=show_progress)
         return self
 
-    def set_epoch(self, epoch: int) -> None:
-        """The epoch of a plain index (a data loader's sampler passes ``(epoch, index)``)."""
-        self.epoch = _validate.integer(epoch, "epoch", minimum=0)
-
-    def __len__(self) -> int:
-        return self.length
-
-    def __getitem__(self, index):
-        epoch, index = _epoch_and_index(index, self.epoch)
-        rng = np.random.default_rng([self.seed, epoch, index])
+    def __getitem__(self, item):
+        index, rng = self._draw(item)
         pair = self.pairs[index * len(self.pairs) // self.length]
         if self.cache is None:
             frames = [read_rgb(p) for p in pair]
