@@ -298,7 +298,9 @@ def load_generator(checkpoint, *, device: str = "cpu") -> Generator:
         raise ValueError(f"checkpoint {path} holds no DeblurGAN generator (its metadata names no generator architecture)")
     G = Generator(**arch)
     got = torchtrain.load_checkpoint(path, models={"generator": G}, map_location=device)
-    best = got["extra"].get(loop.LOOP_KEY, {}).get("best_state")
+    extra = got["extra"]
+    # the loop's record; a checkpoint written before the shared loop kept it under "best"
+    best = extra[loop.LOOP_KEY]["best_state"] if loop.LOOP_KEY in extra else extra.get("best", {}).get("state")
     if best is not None:
         G.load_state_dict(best)
     return G.to(device).eval()
