@@ -155,6 +155,15 @@ REQUIRED_GLUE = {
         "profile_used",
         "chapter_seconds",
     },
+    "07_blind_deconvolution.ipynb": {
+        "psnr_blind_l0_heldout",
+        "psnr_blurred_blind_heldout",
+        "psnr_true_kernel_heldout",
+        "kernel_error_blind_l0",
+        "seconds_blind_l0_256",
+        "profile_used",
+        "chapter_seconds",
+    },
 }
 
 # Chapter 7: the PSNR of every method on every blur kind it applies to, named systematically.
@@ -172,6 +181,7 @@ _CH7_METHODS = {
     "sigma_map": ("defocus", "gaussian"),
     "adaptive_basis": _CH7_KINDS,
     "deblurgan": _CH7_KINDS,
+    "blind_l0": _CH7_KINDS,  # chapter 7's blind deconvolution, no learning
 }
 REQUIRED_GLUE["08_side_by_side.ipynb"] = {
     "n_eval_images",
@@ -190,6 +200,7 @@ REQUIRED_GLUE["08_side_by_side.ipynb"] = {
     "n_offline",
     *(f"best_oracle_method_{k}" for k in _CH7_KINDS),
     *(f"best_blind_method_{k}" for k in _CH7_KINDS),
+    *(f"blind_l0_vs_learned_{k}" for k in _CH7_KINDS),
     *(f"psnr_{m}_{k}" for m, kinds in _CH7_METHODS.items() for k in kinds),
 }
 
