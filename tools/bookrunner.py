@@ -395,10 +395,11 @@ def run_book(
                         store.save(chapter, executed, inputs=inputs, seconds=seconds, root=ROOT, profile=profile)
                     row["status"], row["seconds"] = "executed", round(seconds, 1)
                     print(f"executed {chapter.stem} [{profile}] in {seconds:.1f} s", file=out, flush=True)
-                except NotebookFailed as exc:
-                    row["status"], row["reason"] = "failed", str(exc)
+                except Exception as exc:  # noqa: BLE001 (a failing cell, a dead kernel, a cell timeout: the run goes on)
+                    message = str(exc) if isinstance(exc, NotebookFailed) else f"{source.name}: {type(exc).__name__}: {exc}"
+                    row["status"], row["reason"] = "failed", message.splitlines()[0] if message else type(exc).__name__
                     failed.add(chapter.stem)
-                    print(f"FAILED {exc}", file=out, flush=True)
+                    print(f"FAILED {row['reason']}", file=out, flush=True)
                     if log_path is not None:
                         tail = log_path.read_text(errors="replace").splitlines()[-30:]
                         print("\n".join(["--- last lines on stderr ---", *tail, "---"]), file=out, flush=True)
