@@ -403,7 +403,10 @@ def run_book(
                     if log_path is not None:
                         tail = log_path.read_text(errors="replace").splitlines()[-30:]
                         print("\n".join(["--- last lines on stderr ---", *tail, "---"]), file=out, flush=True)
-            if not plan and row["status"] != "no source":
+            # A chapter left out by --only with no copy in this profile keeps whatever page it has
+            # (e.g. another profile's, which says so at its foot); a placeholder only if none.
+            keep = row["status"] == "missing" and (EXECUTED_DIR / f"{chapter.stem}.ipynb").is_file()
+            if not plan and row["status"] != "no source" and not keep:
                 bookcache.publish(chapter, store, EXECUTED_DIR, status=row["status"], profile=profile, reason=row["reason"])
     if log_path is not None:
         log_path.unlink(missing_ok=True)

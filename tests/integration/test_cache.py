@@ -143,7 +143,7 @@ def _seed_store(root: Path, extra: dict) -> None:
         params = {"interactive": False, **{k: v for k, v in extra.items() if k in bookrunner.declared_parameters(source)}}
         inputs = bookcache.cache_inputs(c, root=root, profile="smoke", seed=0, parameters=params, common=common)
         fake = root / f"{c.stem}.executed.ipynb"
-        fake.write_text("{}")
+        fake.write_text(json.dumps(_executed_page(provenance("smoke", seed=0, seconds=1.0))))
         store.save(c, fake, inputs=inputs, seconds=1.0, root=root, profile="smoke")
 
 
@@ -203,6 +203,19 @@ def test_only_leaves_the_others_and_reports_them_stale(project):
     plan = _plan(project, only="00,01")
     assert plan["00_blur_models"] == plan["01_acceleration_otf"] == "cached"
     assert plan["03_autoencoder"] == "stale" and plan[SIDE_BY_SIDE] == "cached"
+
+
+def test_only_publishes_the_others_from_the_cache_and_keeps_a_page_it_has_no_copy_of(project):
+    (project / "_build" / "execution" / "smoke" / "03_autoencoder.cache.json").unlink()
+    published = project / "book" / "notebooks"
+    published.mkdir(parents=True)
+    (published / "03_autoencoder.ipynb").write_text("another profile's page")
+    rows = bookrunner.run_book(profile="smoke", only="00", extra={"photo": str(project / "photo.png")})
+    assert {r["chapter"]: r["status"] for r in rows}["03_autoencoder"] == "missing"
+    assert set(r["status"] for r in rows) == {"cached", "missing"}  # nothing executed
+    assert (published / "03_autoencoder.ipynb").read_text() == "another profile's page"
+    page = json.loads((published / "05_adaptive_basis.ipynb").read_text())
+    assert "from the cache" in page["cells"][-1]["outputs"][0]["data"]["text/plain"]
 
 
 def test_the_key_and_its_inputs_are_written_beside_the_executed_copy(project):
