@@ -109,12 +109,22 @@ def _compare(a: dict, b: dict, device: torch.device) -> dict:
     return {"bitwise_equal": exact, "max_abs_difference": diff, "tolerance": tolerance, "ok": diff <= tolerance}
 
 
+def _link(source: Path, target: Path) -> None:
+    """``target`` holding ``source``'s content: a hard link (checkpoints are replaced by a
+    rename, never rewritten, so the linked content stays), else a copy."""
+    target.unlink(missing_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy(source, target)
+
+
 def _resume_copy(folder: Path, name: str, at_step: int):
-    """An ``on_checkpoint`` hook keeping a copy of the checkpoint written at ``at_step``."""
+    """An ``on_checkpoint`` hook keeping the checkpoint written at ``at_step``."""
     def keep(state):
         if state.step == at_step:
             for suffix in (".pt", ".json"):
-                shutil.copy(folder / f"{name}{suffix}", folder / f"{name}_resume{suffix}")
+                _link(folder / f"{name}{suffix}", folder / f"{name}_resume{suffix}")
     return keep
 
 
@@ -129,11 +139,11 @@ def deblurgan_check(device: torch.device, size: dict, folder: Path) -> dict:
     out = _rates(run["step_seconds"], size["warmup_steps"], config.batch * (config.critic_steps + 1), run["data_seconds"], run["seconds"])
     out.update(peak_memory_bytes=_peak_memory(device), crop=config.crop, batch=config.batch, workers=run["workers"],
                parameters={"generator": torch_ops.count_parameters(run["last_generator"]), "critic": torch_ops.count_parameters(run["critic"])})
-    shutil.copy(folder / "dg_resume.pt", folder / "dg.pt")
-    shutil.copy(folder / "dg_resume.json", folder / "dg.json")
+    for suffix in (".pt", ".json"):  # back to the checkpoint one step before the end
+        _link(folder / f"dg_resume{suffix}", folder / f"dg{suffix}")
     resumed = dg_train.train(config, resume=True, progress=False)
     check = _compare(run["last_generator"].state_dict(), resumed["last_generator"].state_dict(), device)
-    return out, {**check, "from_step": steps - 1, "to_step": steps}
+    return out, {**check, "from_step": steps - 1, "to_step": steps, "steps_after_resume": len(resumed["step_seconds"])}
 
 
 def _ab_data(size: dict, count: int, seed: int, split: str) -> dict:
@@ -169,11 +179,11 @@ def adaptive_basis_check(device: torch.device, size: dict, folder: Path) -> dict
     out = _rates(first["step_seconds"], size["warmup_steps"], size["ab_batch"], first["data_seconds"], first["seconds"])
     out.update(peak_memory_bytes=_peak_memory(device), crop=size["ab_crop"], batch=size["ab_batch"], workers=size["workers"],
                parameters=torch_ops.count_parameters(model))
-    shutil.copy(folder / "ab_resume.pt", folder / "ab.pt")
-    shutil.copy(folder / "ab_resume.json", folder / "ab.json")
-    run(True)
+    for suffix in (".pt", ".json"):  # back to the checkpoint one step before the end
+        _link(folder / f"ab_resume{suffix}", folder / f"ab{suffix}")
+    resumed, _ = run(True)
     again = torch.load(folder / "ab.pt", map_location="cpu", weights_only=False)["models"]["model"]
-    return out, {**_compare(last, again, device), "from_step": steps - 1, "to_step": steps}
+    return out, {**_compare(last, again, device), "from_step": steps - 1, "to_step": steps, "steps_after_resume": len(resumed["step_seconds"])}
 
 
 def projection(inference_result: dict, training: dict, device: torch.device) -> dict:

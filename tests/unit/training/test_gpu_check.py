@@ -50,8 +50,9 @@ def test_quick_cpu_check_reports_every_measurement(tmp_path):
         else:
             assert 79_000_000 < t["parameters"] < 81_000_000
         r = got["resume"][name]
-        assert set(r) == {"bitwise_equal", "max_abs_difference", "tolerance", "ok", "from_step", "to_step"}
+        assert set(r) == {"bitwise_equal", "max_abs_difference", "tolerance", "ok", "from_step", "to_step", "steps_after_resume"}
         assert r["bitwise_equal"] and r["ok"] and r["max_abs_difference"] == 0 and r["tolerance"] == 0
+        assert r["steps_after_resume"] == r["to_step"] - r["from_step"] == 1  # the resumed run did train
     p = got["projection"]
     assert set(p) == {"seconds", "total_seconds", "adaptive_basis_steps", "deblurgan_generator_steps", "evaluation_items", "note"}
     assert set(p["seconds"]) == {"05_adaptive_basis", "06_deblurgan", "08_side_by_side_torch_inference"}
