@@ -281,12 +281,12 @@ def judge_claim(spec, *, measured=None, noise=None, bound=None, note: str | None
     if bound is not None:
         record["bound_value"] = _validate.positive_scalar(bound, "bound", allow_zero=True)
     short = _shortfall(m, c, spec["comparison"])
-    relation = COMPARISONS[spec["comparison"]].format(tol=fmt(margin))
-    if record["protocol_repeated"] and tol["kind"] == "stated":
+    # what the comparison says, as it would decide with the claim's own protocol
+    if tol["kind"] == "stated":
         holds = short <= margin
-        record.update(verdict=REPRODUCED if holds else REFUTED, basis="same protocol",
-                      reason=f"measured {fmt(m)} {'is' if holds else 'is not'} {relation} the claimed {fmt(c)}")
-    elif record["protocol_repeated"]:
+        relation = COMPARISONS[spec["comparison"]].format(tol=fmt(margin))
+        verdict, how = (REPRODUCED if holds else REFUTED), f"{'is' if holds else 'is not'} {relation} the claimed {fmt(c)}"
+    else:
         noise_text = f"the run's measured noise {fmt(margin)} ({tol['how']})"
         if abs(short) <= margin:
             verdict, how = INCONCLUSIVE, f"differs from the claimed {fmt(c)} by {fmt(abs(m - c))}, inside {noise_text}"
@@ -294,6 +294,7 @@ def judge_claim(spec, *, measured=None, noise=None, bound=None, note: str | None
             verdict, how = REPRODUCED, f"is {_SYMBOL[spec['comparison']]} the claimed {fmt(c)} by more than {noise_text}"
         else:
             verdict, how = REFUTED, f"misses the claimed {fmt(c)} by {fmt(short)}, more than {noise_text}"
+    if record["protocol_repeated"]:
         record.update(verdict=verdict, basis="same protocol", reason=f"measured {fmt(m)} {how}")
     else:
         subs = "; ".join(f"{f}: {spec['protocol'][f]['detail']}" for f in PROTOCOL_FIELDS if spec["protocol"][f]["match"] == SUBSTITUTE)
@@ -304,8 +305,8 @@ def judge_claim(spec, *, measured=None, noise=None, bound=None, note: str | None
                 f"the {fmt(b)} that the substitution ({subs}) can explain ({spec['bound']})"))
         else:
             start = f"{spec['offline']}; " if spec["offline"] else ""
-            reason = (f"{start}with substitutes ({subs}) this run measures {fmt(m)} against the claimed {fmt(c)} "
-                      f"(which would {'meet' if short <= margin else 'miss'} the claim {relation})")
+            reason = (f"{start}with substitutes ({subs}) this run measures {fmt(m)}, which {how} "
+                      f"(with the claim's own protocol that would read: {verdict})")
             if b is not None:
                 reason += f"; the substitution can explain up to {fmt(b)} ({spec['bound']})"
             record.update(verdict=OFFLINE, basis="substitute", reason=reason)
