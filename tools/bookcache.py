@@ -193,6 +193,20 @@ class Store:
         except (OSError, ValueError):
             return None
 
+    def failure(self, stem: str) -> dict | None:
+        """The last failure of a chapter whose good copy was not replaced: ``key``, ``at``, ``reason``."""
+        try:
+            return json.loads((self.folder / f"{stem}.failed.json").read_text())
+        except (OSError, ValueError):
+            return None
+
+    def save_failure(self, stem: str, *, key: str, reason: str) -> None:
+        """Record that executing ``stem`` with ``key`` failed (a later run with the same key does
+        not execute it again, unless forced)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        record = {"key": key, "at": now_utc(), "reason": reason}
+        (self.folder / f"{stem}.failed.json").write_text(json.dumps(record, indent=1) + "\n")
+
     def why_stale(self, chapter, inputs: dict, *, root: Path, profile: str) -> str | None:
         """None when the stored page is valid for ``inputs``; else why the chapter must run."""
         record = self.record(chapter.stem)
@@ -225,6 +239,7 @@ class Store:
         tmp = self.record_path(chapter.stem).with_suffix(".tmp")
         tmp.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
         os.replace(tmp, self.record_path(chapter.stem))
+        (self.folder / f"{chapter.stem}.failed.json").unlink(missing_ok=True)
         return record
 
 

@@ -350,7 +350,7 @@ def run_book(
     selected = {c.stem for c in select(only)}
     store = bookcache.Store(STORE_DIR / profile)
     common = bookcache.common_inputs(ROOT)
-    rows, failed = [], set()  # failed: failed or blocked in this run (with plan: would execute)
+    rows, failed = [], {}  # chapter -> failed, blocked (or, with plan, would execute) in this run
     context = contextlib.nullcontext((console or sys.stderr, None)) if verbose or plan else quiet_stderr()
     with context as (out, log_path):
         todo = [c for c in CHAPTERS if c.stem in selected and (SOURCE_DIR / f"{c.stem}.ipynb").is_file()]
@@ -366,19 +366,24 @@ def run_book(
             row["key"] = bookcache.cache_key(inputs)
             why = store.why_stale(chapter, inputs, root=ROOT, profile=profile)
             upstream_failed = [s for s in chapter.upstream() if s in failed]
+            upstream_broken = [s for s in upstream_failed if failed[s] != "would execute"]
+            last_failure = store.failure(chapter.stem)
             if chapter.stem not in selected:
                 row["status"] = "missing" if store.record(chapter.stem) is None else ("stale" if why else "cached")
                 row["reason"] = why or ""
+            elif upstream_broken or (upstream_failed and not plan):
+                row["status"] = "blocked"
+                row["reason"] = f"it reads the outputs of {', '.join(upstream_broken or upstream_failed)}, which failed or was not executed"
             elif upstream_failed:
-                word = "will be re-executed" if plan else "failed or was not executed"
-                row["status"] = "would execute" if plan else "blocked"
-                row["reason"] = f"it reads the outputs of {', '.join(upstream_failed)}, which {word}"
-                failed.add(chapter.stem)
+                row["status"] = "would execute"
+                row["reason"] = f"it reads the outputs of {', '.join(upstream_failed)}, which will be re-executed"
             elif not force and why is None:
                 row["status"] = "cached"
+            elif not force and last_failure is not None and last_failure.get("key") == row["key"]:
+                # it would fail again: inputs unchanged since it failed (FORCE=1 tries anyway)
+                row["status"], row["reason"] = "failed", f"unchanged since it failed {last_failure['at']}: {last_failure['reason']}"
             elif plan:
                 row["status"], row["reason"] = "would execute", "--force" if force else why
-                failed.add(chapter.stem)
             else:
                 row["reason"] = "--force" if force else why
                 k = todo.index(chapter) + 1
@@ -398,11 +403,13 @@ def run_book(
                 except Exception as exc:  # noqa: BLE001 (a failing cell, a dead kernel, a cell timeout: the run goes on)
                     message = str(exc) if isinstance(exc, NotebookFailed) else f"{source.name}: {type(exc).__name__}: {exc}"
                     row["status"], row["reason"] = "failed", message.splitlines()[0] if message else type(exc).__name__
-                    failed.add(chapter.stem)
+                    store.save_failure(chapter.stem, key=row["key"], reason=row["reason"])
                     print(f"FAILED {row['reason']}", file=out, flush=True)
                     if log_path is not None:
                         tail = log_path.read_text(errors="replace").splitlines()[-30:]
                         print("\n".join(["--- last lines on stderr ---", *tail, "---"]), file=out, flush=True)
+            if row["status"] in ("failed", "blocked", "would execute"):
+                failed[chapter.stem] = row["status"]
             # A chapter left out by --only with no copy in this profile keeps whatever page it has
             # (e.g. another profile's, which says so at its foot); a placeholder only if none.
             keep = row["status"] == "missing" and (EXECUTED_DIR / f"{chapter.stem}.ipynb").is_file()

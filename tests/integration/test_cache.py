@@ -212,10 +212,22 @@ def test_only_publishes_the_others_from_the_cache_and_keeps_a_page_it_has_no_cop
     (published / "03_autoencoder.ipynb").write_text("another profile's page")
     rows = bookrunner.run_book(profile="smoke", only="00", extra={"photo": str(project / "photo.png")})
     assert {r["chapter"]: r["status"] for r in rows}["03_autoencoder"] == "missing"
-    assert set(r["status"] for r in rows) == {"cached", "missing"}  # nothing executed
+    assert {r["status"] for r in rows} == {"cached", "missing"}  # nothing executed
     assert (published / "03_autoencoder.ipynb").read_text() == "another profile's page"
     page = json.loads((published / "05_adaptive_basis.ipynb").read_text())
     assert "from the cache" in page["cells"][-1]["outputs"][0]["data"]["text/plain"]
+
+
+def test_a_chapter_that_failed_is_not_executed_again_until_its_inputs_change(project):
+    _edit_markdown(project / "notebooks" / "03_autoencoder.ipynb", "\nEdited.")
+    key = next(r["key"] for r in bookrunner.run_book(profile="smoke", plan=True) if r["chapter"] == "03_autoencoder")
+    bookcache.Store(project / "_build" / "execution" / "smoke").save_failure("03_autoencoder", key=key, reason="cell 3 raised")
+    plan = _plan(project)
+    assert plan["03_autoencoder"] == "failed" and plan[SIDE_BY_SIDE] == "blocked"
+    assert _executing(plan) == set()
+    assert _executing(_plan(project, seed=1)) == set(chapters.STEMS)  # another key: tried again
+    rows = bookrunner.run_book(profile="smoke", force=True, plan=True)
+    assert {r["status"] for r in rows} == {"would execute"}
 
 
 def test_the_key_and_its_inputs_are_written_beside_the_executed_copy(project):
