@@ -18,20 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .data.external import read_image
 from .imaging.blind import blind_deconvolve
 
 
 def _read(path) -> tuple[np.ndarray, np.dtype]:
     """The image (grey (H, W) or RGB (H, W, 3), float in [0, 1]) and its stored integer dtype."""
-    from skimage import io
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"image not found: {path}")
-    try:
-        raw = io.imread(path)
-    except Exception as exc:  # noqa: BLE001 - any decoder failure is reported the same way
-        raise ValueError(f"cannot read {path} as an image ({type(exc).__name__}: {' '.join(str(exc).split())})") from None
+    raw = read_image(path)
     if raw.dtype not in (np.uint8, np.uint16):
         raise ValueError(f"{path}: expected an 8- or 16-bit image, got {raw.dtype}")
     if raw.ndim == 3 and raw.shape[2] in (2, 4):  # drop alpha

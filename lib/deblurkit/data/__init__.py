@@ -29,6 +29,7 @@ from .external import (  # noqa: F401
     kohler_pairs,
     load_kaggle_pairs,
     paired_image_files,
+    read_image,
     read_rgb,
 )
 from .synthetic import (  # noqa: F401
@@ -43,4 +44,4 @@ from .synthetic import (  # noqa: F401
     reach_px,
 )
 
-__all__ = ['IMAGE_KINDS', 'SPLITS', 'split_names', 'bundled_image_names', 'bundled_image', 'center_crop', 'random_crops', 'patches', 'resize', 'bundled_square', 'standardise', 'as_rgb', 'random_region_masks', 'nonuniform_blur_example', 'nonuniform_blur_dataset', 'FORMATIONS', 'reach_px', 'observe', 'acceleration_dataset', 'camera_defocus_view', 'defocus_pairs', 'kohler_pairs', 'dataset_root', 'paired_image_files', 'read_rgb', 'load_kaggle_pairs', 'GOPRO_FOLDERS', 'GOPRO_VALIDATION_FRACTION', 'find_gopro', 'gopro_sequences', 'gopro_split', 'gopro_pairs']
+__all__ = ['IMAGE_KINDS', 'SPLITS', 'split_names', 'bundled_image_names', 'bundled_image', 'center_crop', 'random_crops', 'patches', 'resize', 'bundled_square', 'standardise', 'as_rgb', 'random_region_masks', 'nonuniform_blur_example', 'nonuniform_blur_dataset', 'FORMATIONS', 'reach_px', 'observe', 'acceleration_dataset', 'camera_defocus_view', 'defocus_pairs', 'kohler_pairs', 'dataset_root', 'paired_image_files', 'read_image', 'read_rgb', 'load_kaggle_pairs', 'GOPRO_FOLDERS', 'GOPRO_VALIDATION_FRACTION', 'find_gopro', 'gopro_sequences', 'gopro_split', 'gopro_pairs']

@@ -135,8 +135,8 @@ def paired_image_files(
     return [(s[k], b[k]) for k in keys]
 
 
-def read_rgb(path) -> np.ndarray:
-    """An image file (grey or colour, any size) as ``(H, W, 3)`` float64 in [0, 1].
+def read_image(path) -> np.ndarray:
+    """An image file decoded as stored (any dtype, grey or with channels).
 
     Raises
     ------
@@ -147,10 +147,21 @@ def read_rgb(path) -> np.ndarray:
     if not path.is_file():
         raise FileNotFoundError(f"image not found: {path}")
     try:
-        img = io.imread(path)
+        return io.imread(path)
     except Exception as exc:  # noqa: BLE001 - any decoder failure is reported the same way
         reason = " ".join(str(exc).split())  # one line, whatever the decoder's message
         raise ValueError(f"cannot read {path} as an image ({type(exc).__name__}: {reason})") from None
+
+
+def read_rgb(path) -> np.ndarray:
+    """An image file (grey or colour, any size) as ``(H, W, 3)`` float64 in [0, 1].
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        One sentence naming the file, if it is missing or cannot be decoded as an image.
+    """
+    img = read_image(path)
     if img.ndim == 2:
         img = np.repeat(img[..., None], 3, axis=2)
     img = img[..., :3]
