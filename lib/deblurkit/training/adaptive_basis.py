@@ -70,11 +70,11 @@ def mean_kernel_error(model: nn.Module, dataset: dict, device, *, batch_size: in
     return total / count
 
 
-#: Chapter 5's training settings per profile, the ones ``tools/gpu_check.py`` projects from
-#: (the chapter's page holds the same rows in its settings table, with its evaluation sizes;
-#: ``tests/unit/training/test_adaptive_basis_training.py`` checks that the two agree): network
-#: (``basis``, ``kernel_size``, ``base``, ``norm``), training crops, optimiser steps and batch,
-#: the step-size probes (``lrs``, ``probe_steps`` each) and the validation interval.
+#: Chapter 5's network and training settings per profile, the ones ``tools/gpu_check.py``
+#: projects from; the chapter reads them from here and adds its data and evaluation rows
+#: (``tests/unit/training/test_adaptive_basis_training.py`` checks it never overrides one):
+#: network (``basis``, ``kernel_size``, ``base``, ``norm``), training crops, optimiser steps
+#: and batch, the step-size probes (``lrs``, ``probe_steps`` each) and the validation interval.
 PROFILE_DEFAULTS = {
     "smoke": {"basis": 3, "kernel_size": 9, "base": 4, "norm": "batch", "crop": 32, "train_count": 24, "steps": 4, "batch": 4,
               "probe_steps": 2, "eval_every": 2, "lrs": [1e-4, 1e-3]},
