@@ -7,6 +7,7 @@ import json
 import math
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
 import bookrunner  # noqa: E402
+from deblurkit.book import chapters  # noqa: E402
 from deblurkit.evaluation import BLUR_KINDS  # noqa: E402
 
 pytestmark = pytest.mark.book
@@ -225,7 +227,13 @@ def test_source_notebook_is_clean(source):
 
 @pytest.mark.parametrize("source", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_in_smoke_profile(source):
+    started = time.time()
     executed, _ = bookrunner.execute_notebook(source, profile="smoke", seed=0)
+    if chapters.chapter(source.stem).files_verdicts:  # every verdict was specified before the test split was read
+        record = chapters.verdict_record_path(source.stem, "smoke")
+        assert record.is_file() and record.stat().st_mtime >= started, f"{source.stem} wrote no verdict record this run"
+        for r in json.loads(record.read_text()):
+            assert r["specified_before_test"] is True and set(r["protocol"]) == {"data", "model", "budget", "metric"}, r["claim"]
     glued = bookrunner.glued_values(executed)
     missing = REQUIRED_GLUE[source.name] - set(glued)
     assert not missing, f"{source.name} does not glue {sorted(missing)}"

@@ -33,7 +33,6 @@ import json
 import os
 import subprocess
 import time
-import warnings
 from pathlib import Path
 
 from ..data import bundled
@@ -219,7 +218,7 @@ def _shortfall(measured: float, claimed: float, comparison: str) -> float:
     return {"equal": abs(measured - claimed), "at_least": claimed - measured, "at_most": measured - claimed}[comparison]
 
 
-def judge_claim(spec, *, measured=None, noise=None, bound=None, note: str | None = None, digits: int = 4, **legacy) -> Verdict:
+def judge_claim(spec, *, measured=None, noise=None, bound=None, note: str | None = None, digits: int = 4) -> Verdict:
     """Judge a registered :class:`Specification` by the book's one rule (module docstring).
 
     Parameters
@@ -238,14 +237,11 @@ def judge_claim(spec, *, measured=None, noise=None, bound=None, note: str | None
     digits : int
         Significant digits of the numbers in the reason.
     """
-    if isinstance(spec, str):  # transitional: the form without a specification (chapters 5-8)
-        if noise is not None or bound is not None or note is not None:
-            raise TypeError("noise=, bound= and note= need a Specification (ClaimBook.specify)")
-        return _legacy_judge(spec, measured=measured, digits=digits, **legacy)
-    if legacy:
-        raise TypeError(f"unexpected keyword(s) {sorted(legacy)}: judge a Specification with measured=, noise=, bound=, note=")
     if not isinstance(spec, Specification):
-        raise TypeError(f"spec must be a Specification from ClaimBook.specify, got {type(spec).__name__}")
+        raise TypeError(
+            f"spec must be a Specification from ClaimBook.specify (a record without a protocol match is refused), "
+            f"got {type(spec).__name__}"
+        )
     key = spec["key"]
     if not spec["specified_before_test"]:
         raise RuntimeError(
@@ -312,33 +308,6 @@ def judge_claim(spec, *, measured=None, noise=None, bound=None, note: str | None
             record.update(verdict=OFFLINE, basis="substitute", reason=reason)
     if note:
         record["reason"] += f"; {note}"
-    return record
-
-
-def _legacy_judge(claim: str, *, seed: str, chapter: str, claimed=None, measured=None, tolerance=None,
-                  comparison: str = "equal", unit: str = "", offline_reason: str | None = None, digits: int = 4) -> Verdict:
-    """``judge_claim("claim", seed=, chapter=, ...)``, the form before specifications, kept only
-    until chapters 5-8 declare theirs: the record has no protocol match and is marked ``legacy``."""
-    warnings.warn("judge_claim(claim_text, ...) is the transitional form without a protocol match: declare the claim "
-                  "with ClaimBook.specify before the test split is read, then judge it", DeprecationWarning, stacklevel=3)
-    for name, value in (("claim", claim), ("seed", seed), ("chapter", chapter)):
-        _text(value, name)
-    _validate.choice(comparison, "comparison", set(COMPARISONS))
-    record = Verdict(seed=seed, claim=claim, chapter=chapter, comparison=comparison, unit=unit, protocol=None, legacy=True)
-    for name, value in (("claimed", claimed), ("measured", measured), ("tolerance", tolerance)):
-        record[name] = None if value is None else _validate.real_scalar(value, name)
-    if offline_reason is not None:
-        record.update(verdict=OFFLINE, basis="not measured", reason=_text(offline_reason, "offline_reason"))
-        return record
-    missing = [n for n in ("claimed", "measured", "tolerance") if record[n] is None]
-    if missing:
-        raise ValueError(f"give claimed, measured and tolerance (missing: {', '.join(missing)}), or offline_reason")
-    c, m, tol = record["claimed"], record["measured"], _validate.positive_scalar(tolerance, "tolerance", allow_zero=True)
-    holds = _shortfall(m, c, comparison) <= tol
-    u = f" {unit}" if unit else ""
-    relation = COMPARISONS[comparison].format(tol=f"{_format(tol, digits)}{u}")
-    record.update(verdict=REPRODUCED if holds else REFUTED, basis="same protocol", reason=(
-        f"measured {_format(m, digits)}{u} {'is' if holds else 'is not'} {relation} the claimed {_format(c, digits)}{u}"))
     return record
 
 
@@ -456,8 +425,6 @@ def _check_record(i: int, v, chapter: str) -> None:
         raise ValueError(f"verdicts[{i}] belongs to chapter {v.get('chapter')!r}, not {chapter!r}")
     if v.get("verdict") not in VERDICTS:
         raise ValueError(f"verdicts[{i}] has no verdict among {VERDICTS}: {v.get('verdict')!r}")
-    if v.get("legacy"):
-        return  # transitional form (chapters 5-8 until they declare specifications)
     if not isinstance(v.get("protocol"), dict) or set(v["protocol"]) != set(PROTOCOL_FIELDS):
         raise ValueError(f"verdicts[{i}] ({v.get('claim')!r}) has no protocol match: a record without one is refused")
     if v.get("specified_before_test") is not True:
@@ -504,15 +471,14 @@ def load_verdicts(folder=None, *, profile: str | None = None) -> list[Verdict]:
 
 def count_verdicts(records) -> dict:
     """The claims ledger's counts: ``n_claims``, ``n_reproduced``, ``n_refuted`` (=
-    ``n_refuted_same_protocol`` + ``n_refuted_by_bound``), ``n_inconclusive``, ``n_offline``, and
-    ``n_legacy`` (records of the transitional form, without a protocol match)."""
+    ``n_refuted_same_protocol`` + ``n_refuted_by_bound``), ``n_inconclusive`` and ``n_offline``."""
     records = list(records)
     n = {v: sum(r["verdict"] == v for r in records) for v in VERDICTS}
     by_bound = sum(r["verdict"] == REFUTED and r.get("basis") == "bound" for r in records)
     return {
         "n_claims": len(records), "n_reproduced": n[REPRODUCED], "n_refuted": n[REFUTED],
         "n_refuted_same_protocol": n[REFUTED] - by_bound, "n_refuted_by_bound": by_bound,
-        "n_inconclusive": n[INCONCLUSIVE], "n_offline": n[OFFLINE], "n_legacy": sum(bool(r.get("legacy")) for r in records),
+        "n_inconclusive": n[INCONCLUSIVE], "n_offline": n[OFFLINE],
     }
 
 

@@ -208,7 +208,6 @@ def test_the_ledger_counts_split_refuted_into_same_protocol_and_by_bound():
         "n_refuted_by_bound": 1,
         "n_inconclusive": 1,
         "n_offline": 1,
-        "n_legacy": 0,
     }
 
 
@@ -228,13 +227,14 @@ def test_nothing_measured_needs_a_reason_and_bad_input_is_refused():
         spec(tolerance=None)
 
 
-def test_the_transitional_form_still_judges_but_is_marked(tmp_path):
-    with pytest.warns(DeprecationWarning, match="transitional"):
-        v = verdicts.judge_claim("x", seed="004", chapter="06_x", claimed=1.0, measured=2.0, tolerance=0.5)
-    assert v.verdict == "refuted" and v["legacy"] and v["protocol"] is None
-    assert verdicts.count_verdicts([v])["n_legacy"] == 1
-    assert verdicts.save_verdicts([v], "06_x", folder=tmp_path).is_file()
-
+def test_a_claim_without_a_specification_or_a_record_without_a_protocol_match_is_refused(tmp_path):
+    with pytest.raises(TypeError, match="Specification from ClaimBook.specify"):
+        verdicts.judge_claim("x", measured=2.0)
+    record = verdicts.judge_claim(spec(), measured=0.5)
+    bare = verdicts.Verdict({k: v for k, v in record.items() if k != "protocol"})
+    with pytest.raises(ValueError, match="no protocol match"):
+        verdicts.save_verdicts([bare], "04_x", folder=tmp_path)
+    assert verdicts.save_verdicts([record], "04_x", folder=tmp_path).is_file()
 
 
 def test_compare_methods_names_the_winner_or_a_tie():

@@ -8,6 +8,7 @@ from scipy.signal import fftconvolve
 
 from deblurkit.book import verdicts
 from deblurkit import data
+from deblurkit.data import bundled
 from deblurkit import evaluation as sb
 from deblurkit.evaluation import keras_worker
 from deblurkit.imaging import blur
@@ -211,9 +212,17 @@ def test_keras_subprocess_names_the_chapter_to_run_when_a_model_is_missing(tmp_p
         sb.run_keras_subprocess("smoke", 0, tmp_path / "out.npz")
 
 
-def test_ledger_rows_markdown_and_profiles(tmp_path):
-    measured = verdicts.judge_claim("a | claim", seed="001", chapter="04_sigma_map_cnn", claimed=0.2, measured=0.25, tolerance=0.1)
-    offline = verdicts.judge_claim("an offline claim", seed="000", chapter="02_estimating_acceleration", offline_reason="needs a data set")
+def judged(claim, *, seed, chapter, measured=None, offline=None, **fields):
+    """A verdict on a claim whose protocol repeats the seed's, specified before any test read."""
+    repeated = verdicts.protocol(data=verdicts.own(), model=verdicts.own(), budget=verdicts.own(), metric=verdicts.own())
+    spec = verdicts.specification("k", claim=claim, seed=seed, chapter=chapter, quantity="q", protocol=repeated, offline=offline, **fields)
+    return verdicts.judge_claim(spec, measured=measured)
+
+
+def test_ledger_rows_markdown_and_profiles(tmp_path, monkeypatch):
+    monkeypatch.setattr(bundled, "_FIRST_TEST_READ", [])
+    measured = judged("a | claim", seed="001", chapter="04_sigma_map_cnn", claimed=0.2, measured=0.25, tolerance=0.1)
+    offline = judged("an offline claim", seed="000", chapter="02_estimating_acceleration", offline="needs a data set")
     verdicts.save_verdicts([measured], "04_sigma_map_cnn", profile="smoke", folder=tmp_path)
     verdicts.save_verdicts([offline], "02_estimating_acceleration", folder=tmp_path)
     loaded = verdicts.load_verdicts(tmp_path)
@@ -226,7 +235,7 @@ def test_ledger_rows_markdown_and_profiles(tmp_path):
     assert "a | claim" in table and "<strong>reproduced</strong>" in table
     assert "&lt;b&gt;" in sb.html_table(["h"], [["<b>"]])  # text is escaped
     assert "needs a data set" in table  # no numbers: the reason decides
-    close = verdicts.judge_claim("c", seed="000", chapter="02_x", claimed=1.0, measured=1.00004, tolerance=0.0, comparison="at_most")
+    close = judged("c", seed="000", chapter="02_x", claimed=1.0, measured=1.00004, tolerance=0.0, comparison="at_most")
     assert "measured 1.00004" in sb.ledger_rows([close])[0]["numbers"]
     with pytest.raises(ValueError, match="profile"):
         verdicts.save_verdicts([offline], "02_estimating_acceleration", profile="fast", folder=tmp_path)
@@ -234,8 +243,9 @@ def test_ledger_rows_markdown_and_profiles(tmp_path):
 
 def test_verdicts_of_each_profile_live_apart(tmp_path, monkeypatch):
     monkeypatch.setenv("DEBLURKIT_HOME", str(tmp_path))
+    monkeypatch.setattr(bundled, "_FIRST_TEST_READ", [])
     for profile, measured in (("smoke", 0.9), ("cpu", 0.21)):
-        v = verdicts.judge_claim("c", seed="001", chapter="04_sigma_map_cnn", claimed=0.2, measured=measured, tolerance=0.05)
+        v = judged("c", seed="001", chapter="04_sigma_map_cnn", claimed=0.2, measured=measured, tolerance=0.05)
         verdicts.save_verdicts([v], "04_sigma_map_cnn", profile=profile)
     assert (tmp_path / "data" / "verdicts" / "cpu" / "04_sigma_map_cnn.json").is_file()
     assert [v.verdict for v in verdicts.load_verdicts(profile="cpu")] == ["reproduced"]
