@@ -351,6 +351,7 @@ def run_book(
     store = bookcache.Store(STORE_DIR / profile)
     common = bookcache.common_inputs(ROOT)
     rows, failed = [], {}  # chapter -> failed, blocked (or, with plan, would execute) in this run
+    current_keys = {}  # chapter -> its key now; a kernel reads them to tell a stale verdict record
     context = contextlib.nullcontext((console or sys.stderr, None)) if verbose or plan else quiet_stderr()
     with context as (out, log_path):
         todo = [c for c in CHAPTERS if c.stem in selected and (SOURCE_DIR / f"{c.stem}.ipynb").is_file()]
@@ -363,7 +364,7 @@ def run_book(
                 continue
             params = {"interactive": False, **{k: v for k, v in (extra or {}).items() if k in declared_parameters(source)}}
             inputs = bookcache.cache_inputs(chapter, root=ROOT, profile=profile, seed=seed, parameters=params, common=common)
-            row["key"] = bookcache.cache_key(inputs)
+            row["key"] = current_keys[chapter.stem] = bookcache.cache_key(inputs)
             why = store.why_stale(chapter, inputs, root=ROOT, profile=profile)
             upstream_failed = [s for s in chapter.upstream() if s in failed]
             upstream_broken = [s for s in upstream_failed if failed[s] != "would execute"]
@@ -391,12 +392,14 @@ def run_book(
                 try:
                     with tempfile.TemporaryDirectory(dir=_mkdir(STORE_DIR)) as tmp:
                         os.environ["DEBLURKIT_CACHE_KEY"] = row["key"]
+                        os.environ["DEBLURKIT_CHAPTER_KEYS"] = json.dumps(current_keys)
                         try:
                             executed, seconds = execute_notebook(
                                 source, profile=profile, seed=seed, output_dir=Path(tmp), progress=bar, extra=extra
                             )
                         finally:
                             os.environ.pop("DEBLURKIT_CACHE_KEY", None)
+                            os.environ.pop("DEBLURKIT_CHAPTER_KEYS", None)
                         store.save(chapter, executed, inputs=inputs, seconds=seconds, root=ROOT, profile=profile)
                     row["status"], row["seconds"] = "executed", round(seconds, 1)
                     print(f"executed {chapter.stem} [{profile}] in {seconds:.1f} s", file=out, flush=True)

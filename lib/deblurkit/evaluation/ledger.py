@@ -84,6 +84,22 @@ def record_is_stale(v: dict, *, current_key: str | None = None, changed_since=No
     return True
 
 
+def current_chapter_keys() -> dict | None:
+    """The execution-cache key of every chapter as its sources stand now, ``{stem: key}``, when
+    the book runner executes this kernel (it passes them in ``$DEBLURKIT_CHAPTER_KEYS``); ``None``
+    when the notebook runs by hand, where :func:`record_is_stale` falls back to the commit."""
+    import json
+    import os
+
+    text = os.environ.get("DEBLURKIT_CHAPTER_KEYS")
+    if not text:
+        return None
+    keys = json.loads(text)
+    if not isinstance(keys, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in keys.items()):
+        raise ValueError(f"$DEBLURKIT_CHAPTER_KEYS must be a JSON object {{chapter: key}}, got {text[:80]!r}")
+    return keys
+
+
 def git_changed_since(root):
     """A ``changed_since(commit, chapter)`` for :func:`record_is_stale`: true when
     ``notebooks/<chapter>.ipynb`` or ``lib/`` differ between ``commit`` and the working tree of
