@@ -525,3 +525,41 @@ def compare_methods(
     if gap <= tolerance:
         return f"{best} ({shown[best]}) and {second} ({shown[second]}) tie within {tolerance:g}{u}"
     return f"{best} is best ({shown[best]}), {gap:.{digits}f}{u} ahead of {second} ({shown[second]})"
+
+
+def grid_edge_note(choices: dict, *, digits: int = 3) -> str:
+    """A sentence naming the settings chosen at an end of the grid they were chosen from: a value
+    beyond that end might have done better, which the grid cannot tell.
+
+    Parameters
+    ----------
+    choices : dict
+        ``{name: (chosen value, grid)}``: each grid at least two finite numbers, holding its
+        chosen value. An end at 0 (the option switched off, e.g. no TV term) is no edge.
+    digits : int
+        Significant digits of the values in the sentence.
+
+    Returns
+    -------
+    str
+        E.g. ``"Chosen at an end of the grid tried (a value beyond it might do better): Wiener
+        NSR (0.03, the largest of 0.0001 to 0.03)"``, or ``"No setting was chosen at an end of
+        the grid tried"``.
+    """
+    if not isinstance(choices, dict) or not choices:
+        raise ValueError(f"choices must be a non-empty dict {{name: (value, grid)}}, got {choices!r}")
+    edges = []
+    for name, pair in choices.items():
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+            raise ValueError(f"choices[{name!r}] must be (chosen value, grid), got {pair!r}")
+        value = _validate.real_scalar(pair[0], f"choices[{name!r}] value")
+        grid = [_validate.real_scalar(g, f"choices[{name!r}] grid value") for g in pair[1]]
+        if len(set(grid)) < 2 or value not in grid:
+            raise ValueError(f"choices[{name!r}]: the grid must hold two values or more and the chosen {value:g}, got {grid}")
+        low, high = min(grid), max(grid)
+        end = "largest" if value == high else "smallest" if value == low and low != 0 else None
+        if end:
+            edges.append(f"{name} ({value:.{digits}g}, the {end} of {low:.{digits}g} to {high:.{digits}g})")
+    if not edges:
+        return "No setting was chosen at an end of the grid tried"
+    return "Chosen at an end of the grid tried (a value beyond it might do better): " + "; ".join(edges)

@@ -317,3 +317,17 @@ def test_checkpoint_paths_are_one_definition_with_the_chapters_file_names(tmp_pa
         checkpoints.checkpoint_path("03_autoencoder", "cpu", ext=".keras")
     with pytest.raises(ValueError, match="model"):
         evaluation.keras_checkpoint("deblurgan", "cpu")
+
+
+def test_grid_edge_note_names_the_settings_chosen_at_an_end_of_their_grid():
+    note = verdicts.grid_edge_note(
+        {"NSR": (0.03, [1e-4, 1e-3, 0.03]), "iterations": (20, [5, 20, 80]), "step": (1e-3, [1e-3, 3e-3])}
+    )
+    assert note.startswith("Chosen at an end of the grid tried")
+    assert "NSR (0.03, the largest of 0.0001 to 0.03)" in note and "step (0.001, the smallest" in note
+    assert "iterations" not in note
+    # an end at 0 is the option switched off: no edge
+    assert verdicts.grid_edge_note({"TV": (0.0, [0.0, 1e-3])}) == "No setting was chosen at an end of the grid tried"
+    for bad in ({}, {"a": (2.0, [1.0, 3.0])}, {"a": (1.0, [1.0])}, {"a": 1.0}):
+        with pytest.raises(ValueError):
+            verdicts.grid_edge_note(bad)
