@@ -127,6 +127,8 @@ REQUIRED_GLUE = {
         "n_departures_adaptive_basis",
         "single_kernel_rl_choice",
         "test_draw_seed",
+        "grid_edge_note",
+        "kernel_goal",
         "profile_used",
         "chapter_seconds",
     },
