@@ -213,9 +213,10 @@ def main(argv=None) -> dict:
     parser.add_argument("--quick", action="store_true", help="small sizes and few repeats (the same code)")
     parser.add_argument("--out", help="also write the JSON to this file")
     args = parser.parse_args(argv)
-    kind = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    if kind == "cuda" and not torch.cuda.is_available():
-        parser.error(f"--device cuda: no CUDA device is available to torch {torch.__version__}")
+    try:
+        kind = torchtrain.pick_device(args.device).type  # cuda when visible
+    except ValueError as exc:
+        parser.error(f"--device {args.device}: {exc}")
     device = torch.device(kind, 0) if kind == "cuda" else torch.device("cpu")
     size = SIZES["quick" if args.quick else "full"]
     started = time.perf_counter()

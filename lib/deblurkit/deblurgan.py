@@ -1,7 +1,11 @@
 """DeblurGAN's command line: ``python -m deblurkit.deblurgan train|deblur``.
 
-``train`` runs in one process or under torchrun; ``deblur`` restores an image of any size. Bad
-paths and mismatched checkpoints give one error line and exit code 2.
+``train`` runs in one process or under torchrun; ``deblur`` restores an image of any size as
+chapters 6 and 8 do and as the authors' test code does (KupynOrest/DeblurGAN,
+``models/test_model.py``: the generator keeps dropout and is never switched to ``eval()``), with
+the dropout masks drawn from ``--seed`` so that the same command gives the same image
+(``--dropout off``: evaluation mode). Bad paths and mismatched checkpoints give one error line
+and exit code 2.
 """
 
 from __future__ import annotations
@@ -12,11 +16,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from .data.external import find_gopro, read_rgb
-from .models.deblurgan import VGG19_ENV, deblur_image, default_content_loss
-from .training import inference
+from .evaluation import testtime
+from .models.deblurgan import VGG19_ENV, default_content_loss
+from .training import inference, torchtrain
 from .training.deblurgan import PROFILE_DEFAULTS, TrainConfig, load_generator, train
 
 
@@ -40,11 +44,14 @@ def _main(argv=None) -> int:
     d.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     d.add_argument("--precision", choices=["auto", *inference.MODES],
                    help="numeric mode (default: float32 on the CPU, bf16 autocast on CUDA); auto: the fastest mode "
-                        f"within {inference.AUTO_TOLERANCE_DB} dB of float32's PSNR on validation crops")
+                        f"within {inference.AUTO_TOLERANCE_DB} dB of float32's PSNR on validation crops (compared with dropout off)")
+    d.add_argument("--dropout", choices=["on", "off"], default="on",
+                   help="on (default): as the authors' test code and the book's chapters restore; off: evaluation mode")
+    d.add_argument("--seed", type=int, default=0, help="seed of the dropout masks (default 0)")
     args = parser.parse_args(argv)
     try:
-        if args.device == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"--device cuda: no CUDA device is available to torch {torch.__version__}")
+        if args.device is not None:
+            torchtrain.pick_device(args.device)  # refuses cuda where torch sees none
         if args.command == "train":
             settings = dict(PROFILE_DEFAULTS[args.profile])
             if args.steps is not None:
@@ -60,6 +67,8 @@ def _main(argv=None) -> int:
         else:
             from skimage import io
 
+            if args.seed < 0:
+                raise ValueError(f"--seed must be >= 0, got {args.seed}")
             G = load_generator(args.checkpoint, device=args.device)
             image = read_rgb(args.input)
             mode = args.precision
@@ -74,15 +83,15 @@ def _main(argv=None) -> int:
                 print(f"precision auto: {mode} ({inference.LABELS[mode]}): {choice['psnr'][mode]:.2f} dB against float32's "
                       f"{choice['psnr']['fp32']:.2f} dB on {choice['crops']} validation crops, {choice['ms'][mode]:.0f} ms against "
                       f"{choice['ms']['fp32']:.0f} ms per 256x256 frame")
-            if mode is None:
-                restored = deblur_image(G, image, device=args.device)
-            else:
-                restored = inference.deblur_image(G, image, mode, args.device)
+            mode = mode or ("bf16" if args.device == "cuda" else "fp32")
+            restored = testtime.restore_images(G, [image], seeds=[args.seed], dropout=args.dropout == "on", device=args.device,
+                                               mode=mode)[0]
             out = Path(args.output)
             if not out.parent.is_dir():
                 raise FileNotFoundError(f"output folder does not exist: {out.parent}")
             io.imsave(out, (restored * 255).round().astype(np.uint8), check_contrast=False)
-            print(f"{args.input} -> {out} ({restored.shape[1]}x{restored.shape[0]})")
+            print(f"{args.input} -> {out} ({restored.shape[1]}x{restored.shape[0]}, {inference.LABELS[mode]}, dropout "
+                  + (f"on, masks from seed {args.seed})" if args.dropout == "on" else "off)"))
     except (FileNotFoundError, ValueError, TypeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

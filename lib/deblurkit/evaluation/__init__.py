@@ -4,8 +4,9 @@ evaluation set (every blur kind, camera-blurred, with ground truth) and the read
 ``ledger``: the best method per kind and the claims ledger; ``keras_worker``: chapters 2-4's Keras
 models run in their own process (``python -m deblurkit.evaluation.keras_worker``), so no
 process imports both TensorFlow and torch; ``tiling``: fixed-size networks on any image size, in
-blended tiles; ``testtime``: DeblurGAN restored as its authors' test code runs it (dropout on,
-one seeded mask per image; imports torch only when called). Public names are re-exported here."""
+blended tiles; ``testtime``: the device of the torch networks, and DeblurGAN restored as its
+authors' test code runs it (dropout on, one seeded mask per image; imports torch only when
+called). Public names are re-exported here."""
 
 from .items import (  # noqa: F401
     ACCELERATION_MAX,
@@ -52,6 +53,7 @@ from .methods import (  # noqa: F401
     full_resolution_map,
     in_linear,
     oracle_methods,
+    retime,
     sigma_map_deconvolution,
     sigma_map_levels,
 )
@@ -61,7 +63,7 @@ __all__ = [
     "BLUR_KINDS", "KIND_SOURCES", "NOISE_SIGMA", "GAMMA", "ACCELERATION_MAX", "DEFOCUS_RADII",
     "GAUSSIAN_SIGMAS", "EVALUATION_PROFILES", "EVALUATION_SPLITS", "evaluation_settings",
     "evaluation_set", "photo_input", "per_channel", "luminance", "Method", "choose_setting",
-    "evaluate", "blurred_input", "ORACLE_SETTINGS", "oracle_methods", "in_linear",
+    "evaluate", "retime", "blurred_input", "ORACLE_SETTINGS", "oracle_methods", "in_linear",
     "BLIND_L0_SETTINGS", "blind_l0_method",
     "sigma_map_levels", "sigma_map_deconvolution", "full_resolution_map", "best_methods",
     "best_phrase", "record_is_stale", "current_chapter_keys", "git_changed_since", "ledger_rows", "html_table",

@@ -87,6 +87,17 @@ def choose_setting(method: Method, validation: Sequence[dict]) -> dict:
     return {kind: best[kind if method.per_kind else None] for kind in sorted({it["kind"] for it in items})}
 
 
+def _timed_restore(method: Method, item: dict, setting) -> tuple[np.ndarray, float]:
+    """``method``'s restoration of ``item`` at ``setting`` and its seconds (wall time here plus
+    :attr:`Method.elsewhere_seconds`)."""
+    start = time.perf_counter()
+    image = method.restore(item, [setting])[setting]
+    seconds = time.perf_counter() - start
+    if method.elsewhere_seconds is not None:
+        seconds += float(method.elsewhere_seconds(item))
+    return image, seconds
+
+
 def evaluate(method: Method, validation: Sequence[dict], test: Sequence[dict]) -> dict:
     """Choose ``method``'s setting on ``validation``, then restore every applicable test item once.
 
@@ -103,15 +114,56 @@ def evaluate(method: Method, validation: Sequence[dict], test: Sequence[dict]) -
         if it["kind"] not in method.kinds:
             continue
         setting = method.settings[0] if chosen is None else chosen[it["kind"]]
-        start = time.perf_counter()
-        image = method.restore(it, [setting])[setting]
-        seconds = time.perf_counter() - start
-        if method.elsewhere_seconds is not None:
-            seconds += float(method.elsewhere_seconds(it))
+        image, seconds = _timed_restore(method, it, setting)
         p, s = _score(it, image)
         row = out.setdefault(it["kind"], {"setting": setting, "psnr": [], "ssim": [], "seconds": [], "images": [], "keys": []})
         for name, value in (("psnr", p), ("ssim", s), ("seconds", seconds), ("images", np.clip(image, 0, 1)), ("keys", it["key"])):
             row[name].append(value)
+    return out
+
+
+def retime(method: Method, by_kind: dict, test: Sequence[dict], *, per_kind: int) -> dict:
+    """Time ``method`` again on a sample of the test items: chapter 8's one-thread CPU seconds of
+    a network that was evaluated on a GPU.
+
+    ``by_kind`` is what :func:`evaluate` returned for the method run on the GPU; ``method`` is
+    the same restoration with its network on the CPU. It restores the first ``per_kind`` test
+    items of each kind in ``by_kind``, at the setting chosen there, and is timed as
+    :func:`evaluate` times. The scores and images stay the GPU run's.
+
+    Parameters
+    ----------
+    method : Method
+    by_kind : dict
+        :func:`evaluate`'s result for the same method on the other device.
+    test : sequence of dict
+        The test items :func:`evaluate` restored.
+    per_kind : int
+        Items timed per kind (>= 1; fewer where a kind has fewer).
+
+    Returns
+    -------
+    dict
+        ``by_kind`` with, per kind, ``"seconds"`` replaced by the CPU seconds of the timed
+        items and the measured ones moved to ``"device_seconds"``; ``"timed_keys"`` names the
+        timed items and ``"timed_psnr"`` gives the PSNR (dB) of their CPU restorations, to set
+        against the GPU's ``"psnr"`` of the same items.
+    """
+    per_kind = _validate.integer(per_kind, "per_kind", minimum=1)
+    test_keys = {it["key"] for it in test}
+    out = {}
+    for kind, row in by_kind.items():
+        missing = [k for k in row["keys"] if k not in test_keys]
+        if missing:
+            raise ValueError(f"test holds no item {missing[0]!r} of the {kind} results of {method.name!r}")
+        timed = [it for it in test if it["key"] in row["keys"]][:per_kind]
+        seconds, psnrs = [], []
+        for it in timed:
+            image, elapsed = _timed_restore(method, it, row["setting"])
+            seconds.append(elapsed)
+            psnrs.append(_score(it, image)[0])
+        out[kind] = {**row, "seconds": seconds, "device_seconds": list(row["seconds"]),
+                     "timed_keys": [it["key"] for it in timed], "timed_psnr": psnrs}
     return out
 
 

@@ -1,11 +1,13 @@
-"""DeblurGAN at test time as its authors' code runs it: dropout on, one seeded mask per image.
+"""Chapter 8's torch networks at test time: the device they run on (:func:`evaluation_device`),
+and DeblurGAN as its authors' code runs it: dropout on, one seeded mask per image.
 
 The official test model (KupynOrest/DeblurGAN, ``models/test_model.py``) builds the generator
 with dropout (``not opt.no_dropout``) and never calls ``.eval()``, so the ResBlocks' dropout
 stays on when images are restored; the paper keeps it too. Instance normalisation here keeps no
 running statistics, so dropout is the only layer that differs between the two modes. To keep
 glued numbers deterministic, each image's dropout masks are drawn from a seed of its own
-(:func:`item_seed`), independent of batch order and of torch's global random state.
+(:func:`item_seed`), independent of batch order and of torch's global random state. On CUDA
+the masks come from CUDA's generator, not the CPU's: the same seed gives other masks there.
 
 This module imports torch only inside its functions.
 """
@@ -20,6 +22,31 @@ import numpy as np
 from ..runtime import validate as _validate
 
 
+def evaluation_device(device=None):
+    """The device chapter 8 runs its torch networks on, set up for float32 inference.
+
+    CUDA when torch sees one, else the CPU (:func:`deblurkit.training.torchtrain.pick_device`,
+    the library's one choice between them), configured by
+    :func:`~deblurkit.training.torchtrain.configure_device` with TF32 *off*: on a GPU the
+    networks keep float32 convolutions, as on the CPU, so their scores differ from a CPU run
+    only by rounding (and DeblurGAN's dropout masks, which CUDA draws with its own generator).
+
+    Parameters
+    ----------
+    device : str or torch.device, optional
+        ``"cpu"`` or ``"cuda"`` to force one (``"cuda"`` where none is visible is refused).
+
+    Returns
+    -------
+    torch.device
+    """
+    from ..training import torchtrain
+
+    chosen = torchtrain.pick_device(device)
+    torchtrain.configure_device(chosen, tf32=False)
+    return chosen
+
+
 def item_seed(seed: int, key: str) -> int:
     """A 32-bit seed for one image from the run's ``seed`` (>= 0) and the image's ``key`` (a
     string naming it, e.g. an evaluation item's key): the same pair always gives the same seed."""
@@ -29,7 +56,8 @@ def item_seed(seed: int, key: str) -> int:
     return int(np.random.SeedSequence([seed, zlib.crc32(key.encode())]).generate_state(1)[0])
 
 
-def restore_images(generator, images: Sequence, *, seeds: Sequence[int], dropout: bool = True, device=None) -> list[np.ndarray]:
+def restore_images(generator, images: Sequence, *, seeds: Sequence[int], dropout: bool = True, device=None,
+                   mode: str | None = None) -> list[np.ndarray]:
     """Restore ``images`` one by one with a DeblurGAN ``generator``, dropout on or off.
 
     Parameters
@@ -45,15 +73,23 @@ def restore_images(generator, images: Sequence, *, seeds: Sequence[int], dropout
         True (default): as the official test code runs it (dropout on); False: evaluation mode.
     device : str or torch.device, optional
         Default: the generator's device.
+    mode : str, optional
+        A numeric mode of :data:`deblurkit.training.inference.MODES` (precision and memory
+        layout; the command line's ``--precision``); the generator is moved to the mode's
+        layout in place. Default: float32 in the generator's layout, with no autocast (what the
+        chapters use).
 
     Returns
     -------
     list of ndarray, each (H, W, 3), float64 in [0, 1]
     """
+    import contextlib
+
     import torch
 
     from ..models import deblurgan as dg
     from ..models import torch_ops
+    from ..training import inference
 
     images, seeds = list(images), [int(s) for s in seeds]
     if len(images) != len(seeds):
@@ -61,6 +97,10 @@ def restore_images(generator, images: Sequence, *, seeds: Sequence[int], dropout
     gen = torch_ops.unwrap(generator)
     device = torch.device(device) if device is not None else next(gen.parameters()).device
     modes = {m: m.training for m in gen.modules()}
+    if mode is not None:
+        _validate.choice(mode, "mode", set(inference.available_modes(device)))
+        gen = inference.prepared(gen, mode, device)  # moved in place to the mode's layout
+    layout = torch.channels_last if mode is not None and inference.MODES[mode][1] else torch.contiguous_format
     gen.eval()
     for m in gen.modules():
         if isinstance(m, torch.nn.Dropout):
@@ -68,9 +108,10 @@ def restore_images(generator, images: Sequence, *, seeds: Sequence[int], dropout
     outs = []
     try:
         for img, s in zip(images, seeds):
-            x = dg.to_tensor(_validate.image(img))[None].to(device)
+            x = dg.to_tensor(_validate.image(img))[None].to(device, memory_format=layout)
             cuda = [device.index or 0] if device.type == "cuda" else []
-            with torch.random.fork_rng(devices=cuda), torch.no_grad():
+            numeric = inference.numeric_mode(mode, device) if mode is not None else contextlib.nullcontext()
+            with torch.random.fork_rng(devices=cuda), torch.no_grad(), numeric:
                 torch.manual_seed(s)
                 outs.append(dg.to_image(gen(x)[0]))
     finally:

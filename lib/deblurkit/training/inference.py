@@ -14,7 +14,9 @@ A *mode* is a precision and a memory layout:
 :func:`frame_ms` times a mode (synchronised, median after warm-up); :func:`choose_mode` picks
 the fastest mode whose PSNR on *validation* crops stays within a tolerance of float32's (the
 command line's ``--precision auto``). Used by ``bench/bench_deblurgan.py``,
-``tools/gpu_check.py`` and ``python -m deblurkit.deblurgan deblur``.
+``tools/gpu_check.py``, ``python -m deblurkit.deblurgan deblur`` (which restores through
+:func:`deblurkit.evaluation.testtime.restore_images` in the chosen mode, dropout on as in
+the chapters).
 
 This module imports torch; ``import deblurkit`` does not import it.
 """
@@ -29,7 +31,7 @@ import numpy as np
 import torch
 
 from ..models import torch_ops
-from ..models.deblurgan import batch_psnr, to_image, to_tensor
+from ..models.deblurgan import batch_psnr
 from ..runtime import validate as _validate
 
 #: Every mode: (autocast precision, channels-last, TF32 allowed).
@@ -153,12 +155,6 @@ def choose_mode(generator: torch.nn.Module, blurred: torch.Tensor, sharp: torch.
     ms = {m: frame_ms(generator, timing_shape, m, device, repeat=repeat, warmup=1) for m in psnr}
     allowed = [m for m in psnr if psnr[m] >= psnr["fp32"] - tolerance_db]
     return {"chosen": min(allowed, key=ms.get), "psnr": psnr, "ms": ms, "tolerance_db": tolerance_db}
-
-
-def deblur_image(generator: torch.nn.Module, image, mode: str, device) -> np.ndarray:
-    """:func:`deblurkit.models.deblurgan.deblur_image` in a given ``mode``: one ``(H, W, 3)``
-    image in [0, 1] of any size, restored; ``(H, W, 3)`` float64 in [0, 1]."""
-    return to_image(restore(generator, to_tensor(image)[None], mode, device)[0])
 
 
 def validation_crops(config: dict, *, count: int = 8) -> tuple[torch.Tensor, torch.Tensor]:

@@ -46,7 +46,8 @@ def setup_distributed(device: str | None = None) -> Distributed:
     Parameters
     ----------
     device : str, optional
-        ``"cpu"`` or ``"cuda"`` to force a device; by default CUDA when one is visible.
+        ``"cpu"`` or ``"cuda"`` to force a device; by default CUDA when one is visible
+        (:func:`pick_device`).
 
     Returns
     -------
@@ -54,8 +55,7 @@ def setup_distributed(device: str | None = None) -> Distributed:
         Rank, world size, local rank and this process's device. Under ``torchrun`` on CUDA,
         process ``local_rank`` takes GPU ``local_rank``.
     """
-    kind = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    _validate.choice(kind, "device", {"cpu", "cuda"})
+    kind = pick_device(device).type
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size <= 1:
         return Distributed(0, 1, 0, torch.device(kind))
@@ -77,12 +77,53 @@ def teardown_distributed(dist: Distributed) -> None:
         torch.distributed.destroy_process_group()
 
 
-def configure_device(device: torch.device) -> None:
-    """Let cuDNN pick the fastest convolution algorithms on CUDA (inputs keep one size)."""
+def pick_device(device: str | torch.device | None = None) -> torch.device:
+    """The device a torch run uses: CUDA when torch sees one, else the CPU; or the one asked for.
+
+    The one place the library decides between CPU and CUDA (training, chapter 8's networks,
+    the command lines, ``tools/gpu_check.py``).
+
+    Parameters
+    ----------
+    device : str or torch.device, optional
+        ``"cpu"`` or ``"cuda"`` (or a ``torch.device`` of either type) to force a device; by
+        default CUDA when ``torch.cuda.is_available()``, else the CPU.
+
+    Returns
+    -------
+    torch.device
+        ``cpu`` or ``cuda`` (torch's current CUDA device), or ``device`` itself when it was a
+        ``torch.device``.
+
+    Raises
+    ------
+    ValueError
+        A device other than CPU or CUDA, or CUDA asked for where torch sees none.
+    """
+    if device is None:
+        kind = "cuda" if torch.cuda.is_available() else "cpu"
+    else:
+        kind = device.type if isinstance(device, torch.device) else device
+        _validate.choice(kind, "device", {"cpu", "cuda"})
+        if kind == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device 'cuda' asked for, but no CUDA device is available to torch {torch.__version__}")
+    if isinstance(device, torch.device):
+        return device
+    return torch.device(kind)  # no index: CUDA's current device, and no CUDA context is made here
+
+
+def configure_device(device: torch.device, *, tf32: bool = True) -> None:
+    """Set up CUDA for speed; nothing changes on the CPU.
+
+    cuDNN picks the fastest convolution algorithms (inputs keep one size), and with ``tf32``
+    (default, for training) convolutions and matrix products run in TF32 (10-bit mantissa).
+    ``tf32=False`` keeps them float32, as on the CPU (chapter 8, whose networks' scores should
+    not depend on the device beyond rounding). On CUDA the TF32 switches are set to ``tf32``.
+    """
     if torch.device(device).type == "cuda":
         torch.backends.cudnn.benchmark = True
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cuda.matmul.allow_tf32 = bool(tf32)
+        torch.backends.cudnn.allow_tf32 = bool(tf32)
 
 
 def prepare_model(model: torch.nn.Module, dist: Distributed, *, channels_last: bool | None = None) -> torch.nn.Module:

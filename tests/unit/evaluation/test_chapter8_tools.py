@@ -157,3 +157,63 @@ def test_the_blind_l0_method_reads_the_items_gamma_and_keeps_the_shape():
     without = method.restore(dict(item, gamma=1.0), [s])[s]
     assert with_gamma.shape == item["blurred"].shape and 0 <= with_gamma.min() and with_gamma.max() <= 1
     assert not np.allclose(with_gamma, without)
+
+
+def test_chapter_8_runs_its_networks_on_the_cpu_where_no_gpu_is_visible(monkeypatch):
+    torch = pytest.importorskip("torch")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    tf32 = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    assert testtime.evaluation_device() == torch.device("cpu")
+    assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == tf32  # the CPU is left alone
+    with pytest.raises(ValueError, match="no CUDA device"):
+        testtime.evaluation_device("cuda")
+
+
+def _items(n_per_kind=3, kinds=("defocus", "gaussian")):
+    rng = np.random.default_rng(0)
+    return [{"key": f"test:{k}:{i}", "kind": k, "sharp": (s := rng.uniform(size=(12, 12))), "blurred": 0.5 * s + 0.25}
+            for k in kinds for i in range(n_per_kind)]
+
+
+def test_retime_times_a_sample_on_the_other_device_and_keeps_the_scores():
+    test = _items()
+    calls = []
+
+    def gpu(it, settings):
+        return {s: it["sharp"] for s in settings}  # "the GPU run": perfect restorations
+
+    def cpu(it, settings):
+        calls.append((it["key"], tuple(settings)))
+        return {s: it["blurred"] for s in settings}
+
+    by_kind = ev.evaluate(ev.Method("net", "net", ("defocus", "gaussian"), gpu), [], test)
+    again = ev.retime(ev.Method("net", "net", ("defocus", "gaussian"), cpu), by_kind, test, per_kind=2)
+    assert calls == [(k, (None,)) for k in ["test:defocus:0", "test:defocus:1", "test:gaussian:0", "test:gaussian:1"]]
+    for kind, row in again.items():
+        assert row["psnr"] == by_kind[kind]["psnr"] and row["images"] is by_kind[kind]["images"]
+        assert len(row["seconds"]) == 2 and row["device_seconds"] == by_kind[kind]["seconds"]
+        assert row["timed_keys"] == by_kind[kind]["keys"][:2]
+        assert all(p < 30 for p in row["timed_psnr"]) and all(p > 100 for p in row["psnr"])
+    with pytest.raises(ValueError, match="test holds no item"):
+        ev.retime(ev.Method("net", "net", ("defocus",), cpu), by_kind, test[1:], per_kind=1)
+    with pytest.raises(ValueError, match="per_kind"):
+        ev.retime(ev.Method("net", "net", ("defocus",), cpu), by_kind, test, per_kind=0)
+
+
+def test_test_time_restoration_in_a_numeric_mode_keeps_dropout_on():
+    torch = pytest.importorskip("torch")
+    from deblurkit.models.deblurgan import Generator
+
+    torch.manual_seed(0)
+    gen = Generator(ngf=4, n_blocks=1, dropout=0.5)
+    image = [np.random.default_rng(0).uniform(size=(16, 20, 3))]
+    plain = testtime.restore_images(gen, image, seeds=[1])[0]
+    assert np.array_equal(testtime.restore_images(gen, image, seeds=[1], mode="fp32")[0], plain)
+    assert np.allclose(testtime.restore_images(gen, image, seeds=[1], mode="fp32-cl")[0], plain, atol=1e-5)
+    bf16 = testtime.restore_images(gen, image, seeds=[1], mode="bf16")[0]
+    assert np.abs(bf16 - plain).max() < 0.05  # bf16 rounding only: the same masks
+    off = testtime.restore_images(gen, image, seeds=[1], mode="bf16", dropout=False)[0]
+    assert np.abs(off - bf16).max() > 0.05  # dropout on in the mode too
+    assert gen.training
+    with pytest.raises(ValueError, match="mode"):
+        testtime.restore_images(gen, image, seeds=[1], mode="tf32-cl")  # a CUDA mode on the CPU

@@ -283,11 +283,44 @@ def test_command_line_deblurs_any_size_and_reports_bad_paths(tmp_path, capsys):
     assert err.startswith("error: cannot read") and err.count("\n") == 1  # one line
     if not torch.cuda.is_available():
         assert dg_cli._main(["deblur", str(tmp_path / "in.png"), str(tmp_path / "o.png"), "--checkpoint", str(ckpt), "--device", "cuda"]) == 2
-        assert capsys.readouterr().err == f"error: --device cuda: no CUDA device is available to torch {torch.__version__}\n"
+        assert capsys.readouterr().err == f"error: device 'cuda' asked for, but no CUDA device is available to torch {torch.__version__}\n"
     torchtrain.save_checkpoint(tmp_path / "lin.pt", models={"generator": torch.nn.Linear(2, 2)},
                                metadata=checkpoints.checkpoint_metadata(chapter="x", profile="smoke", seed=0, steps=0, wall_seconds=0,
                                                                        device="cpu", architecture={"generator": {"ngf": 4, "n_blocks": 2, "dropout": 0.5}}))
     assert dg_cli._main(["deblur", str(tmp_path / "in.png"), str(tmp_path / "o.png"), "--checkpoint", str(tmp_path / "lin.pt")]) == 2
+
+
+def test_command_line_restores_with_dropout_on_as_the_chapters_and_the_authors_test_code(tmp_path, capsys):
+    """KupynOrest/DeblurGAN's models/test_model.py builds the generator with dropout and never
+    calls eval(); chapters 6 and 8 restore so, with seeded masks (testtime.restore_images). The
+    command line does the same, its masks drawn from --seed; --dropout off is evaluation mode."""
+    from deblurkit.data.external import read_rgb
+    from deblurkit.evaluation import testtime
+    from skimage import io
+
+    torch.manual_seed(0)
+    arch = {"ngf": 4, "n_blocks": 1, "dropout": 0.5}  # not trained: dropout changes every pixel
+    meta = checkpoints.checkpoint_metadata(chapter="x", profile="smoke", seed=0, steps=0, wall_seconds=0, device="cpu",
+                                           architecture={"generator": arch})
+    ckpt = torchtrain.save_checkpoint(tmp_path / "g.pt", models={"generator": dg.Generator(**arch)}, metadata=meta)
+    io.imsave(tmp_path / "in.png", (np.random.default_rng(0).uniform(size=(24, 28, 3)) * 255).astype(np.uint8), check_contrast=False)
+
+    def deblur(name, *options):
+        assert dg_cli._main(["deblur", str(tmp_path / "in.png"), str(tmp_path / name), "--checkpoint", str(ckpt), *options]) == 0
+        return io.imread(tmp_path / name).astype(int)
+
+    default = deblur("default.png")
+    assert "dropout on, masks from seed 0" in capsys.readouterr().out
+    G, image = dg_train.load_generator(ckpt), read_rgb(tmp_path / "in.png")
+    chapter = testtime.restore_images(G, [image], seeds=[0])[0]
+    assert np.array_equal(default, (chapter * 255).round().astype(int))  # the chapters' restoration
+    assert np.array_equal(deblur("again.png", "--seed", "0"), default)
+    assert not np.array_equal(deblur("seed1.png", "--seed", "1"), default)
+    off = deblur("off.png", "--dropout", "off")
+    assert np.array_equal(off, (dg.deblur_image(G, image) * 255).round().astype(int))  # evaluation mode
+    assert np.abs(off - default).max() > 2
+    assert np.abs(deblur("bf16.png", "--precision", "bf16") - default).max() <= 3  # the same masks, bf16 rounding
+    assert dg_cli._main(["deblur", str(tmp_path / "in.png"), str(tmp_path / "o.png"), "--checkpoint", str(ckpt), "--seed", "-1"]) == 2
 
 
 def test_the_whole_wgan_gp_step_runs_under_autocast_with_the_penalty_reduced_in_float32():

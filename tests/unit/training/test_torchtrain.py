@@ -118,3 +118,38 @@ def test_autocast_precisions():
         assert not torch.is_autocast_enabled("cpu")
     with pytest.raises(ValueError, match="precision"):
         torch_ops.autocast("cpu", "fp16")
+
+
+def test_pick_device_takes_cuda_only_where_torch_sees_one(monkeypatch):
+    """The library's one choice between CPU and CUDA. With CUDA reported visible it names CUDA
+    without touching it (no context is made), so the choice is tested on any machine."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert torchtrain.pick_device() == torch.device("cpu") == torchtrain.pick_device("cpu")
+    with pytest.raises(ValueError, match=r"device 'cuda' asked for, but no CUDA device is available"):
+        torchtrain.pick_device("cuda")
+    with pytest.raises(ValueError, match="no CUDA device"):
+        torchtrain.setup_distributed("cuda")  # refused at once, not at the first tensor moved
+    with pytest.raises(ValueError, match="device must be one of"):
+        torchtrain.pick_device("tpu")
+    assert torchtrain.setup_distributed().device == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert torchtrain.pick_device() == torch.device("cuda")
+    assert torchtrain.pick_device(torch.device("cuda", 1)) == torch.device("cuda", 1)
+
+
+def test_configure_device_sets_tf32_as_asked_on_cuda_and_leaves_the_cpu_alone():
+    """The switches are flags: setting them needs no GPU."""
+    flags = (torch.backends.cudnn, "benchmark"), (torch.backends.cuda.matmul, "allow_tf32"), (torch.backends.cudnn, "allow_tf32")
+    saved = [getattr(o, n) for o, n in flags]
+    try:
+        for o, n in flags:
+            setattr(o, n, False)
+        torchtrain.configure_device(torch.device("cpu"))
+        assert [getattr(o, n) for o, n in flags] == [False, False, False]
+        torchtrain.configure_device(torch.device("cuda"), tf32=False)  # chapter 8: float32 on a GPU
+        assert [getattr(o, n) for o, n in flags] == [True, False, False]
+        torchtrain.configure_device("cuda")  # training: TF32
+        assert [getattr(o, n) for o, n in flags] == [True, True, True]
+    finally:
+        for (o, n), v in zip(flags, saved):
+            setattr(o, n, v)
