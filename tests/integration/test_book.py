@@ -23,6 +23,7 @@ pytestmark = pytest.mark.book
 # Values each chapter must glue, so that prose numbers come from computed cells.
 REQUIRED_GLUE = {
     "00_blur_models.ipynb": {
+        "shake_centroid_offset_max",
         "n_bundled_images",
         "min_gain_motion",
         "min_gain_acceleration",
