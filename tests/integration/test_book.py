@@ -88,6 +88,7 @@ REQUIRED_GLUE = {
         "chapter_seconds",
     },
     "04_sigma_map_cnn.ipynb": {
+        "n_relu_layers",
         "rmse_10_classes",
         "rmse_30_classes",
         "rmse_ramp_map",
