@@ -36,6 +36,9 @@ REQUIRED_GLUE = {
         "chapter_seconds",
     },
     "01_acceleration_otf.ipynb": {
+        "seed_cases_share_text",
+        "seed_cases_critical",
+        "offline_rows_phrase",
         "otf_max_abs_err",
         "psnr_wiener_known_noisy",
         "psnr_inverse_known_noiseless",
