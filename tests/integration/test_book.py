@@ -59,6 +59,13 @@ REQUIRED_GLUE = {
         "chapter_seconds",
     },
     "02_estimating_acceleration.ipynb": {
+        "critical_error_lo",
+        "critical_error_hi",
+        "critical_phrase",
+        "max_reach_diag_px",
+        "remedy_l2_gap_word",
+        "bars_phrase",
+        "verdict_learnable_150",
         "mae_best_ax",
         "mae_best_ay",
         "psnr_gap_estimated_db",
