@@ -49,3 +49,28 @@ def test_sixteen_bit_colour_png_output_is_refused_in_one_line(tmp_path, blurred,
     io.imsave(tmp_path / "in.tif", (img * 65535).astype(np.uint16), check_contrast=False)
     assert cli._main(["deblur", str(tmp_path / "in.tif"), str(tmp_path / "out.png"), "--kernel-size", "9"]) == 2
     assert "name a .tif output" in capsys.readouterr().err
+
+
+def test_kernel_weight_and_weight_options_reach_the_method(tmp_path, blurred, monkeypatch):
+    io.imsave(tmp_path / "in.png", (blurred * 255).round().astype(np.uint8), check_contrast=False)
+    seen = {}
+    real = cli.blind_deconvolve
+
+    def spy(image, kernel_size, **options):
+        seen.update(options)
+        return real(image, kernel_size, **options)
+
+    monkeypatch.setattr(cli, "blind_deconvolve", spy)
+    args = ["deblur", str(tmp_path / "in.png"), str(tmp_path / "out.png"), "--kernel-size", "9"]
+    assert cli._main(args + ["--kernel-weight", "2.5", "--weight", "300"]) == 0
+    assert seen["kernel_weight"] == 2.5 and seen["weight"] == 300.0
+    assert cli._main(args) == 0  # the defaults are the library's
+    assert seen["kernel_weight"] == cli.KERNEL_WEIGHT and seen["weight"] == cli.WEIGHT
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "abc"])
+def test_non_positive_weights_are_refused(tmp_path, value, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli._main(["deblur", str(tmp_path / "in.png"), str(tmp_path / "out.png"), "--weight", value])
+    assert exit_info.value.code == 2
+    assert "--weight" in capsys.readouterr().err
