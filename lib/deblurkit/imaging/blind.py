@@ -91,7 +91,7 @@ def estimate_kernel(
     kernel_size: int,
     *,
     noise_sigma: float | None = None,
-    kernel_weight: float = 1.0,
+    kernel_weight: float = 0.1,
     threshold: float = 0.2,
     min_mass: float = 0.1,
     lam: float = IPOL_DEFAULTS["lam"],
@@ -122,11 +122,13 @@ def estimate_kernel(
         Noise standard deviation; estimated with :func:`noise_level` when not given. The kernel
         step's L2 weight is ``kernel_weight * n * max(noise_sigma, NOISE_FLOOR)^2`` (``n`` data terms).
     kernel_weight : float
-        Scale of that weight, > 0. The default 1 is chapter 7's choice on its validation images
-        in the cpu profile (3 images x 3 shake lengths x 2 draws, 256 px, noise 0.01, 31-px
-        window; measured 2026-12-06): mean PSNR 25.21 dB at 1, 24.75 at 3, 22.90 at the
-        earlier default 10, against 24.24 dB for the blurred input. A fixed value: other noise
-        levels, sizes or blurs may want another (the command line's ``--kernel-weight``).
+        Scale of that weight, > 0. The default 0.1 is chapter 7's choice on its validation
+        images in the cpu profile (3 images x 3 shake lengths x 2 draws, 256 px, noise 0.01,
+        31-px window; run of 2026-12-07): mean PSNR 25.45 dB at 0.1, 25.43 at 0.3, 25.21 at 1,
+        24.75 at 3, 22.90 at the earlier default 10 (final weight 1000), against 24.24 dB for
+        the blurred input. The smallest value of that grid, on a plateau: smaller values were
+        not tried. A fixed value: other noise levels, sizes or blurs may want another (the
+        command line's ``--kernel-weight``).
     threshold, min_mass : float
         Passed to :func:`clean_kernel`.
     lam, lam_ratio, lam_min, iterations, scale_factor
@@ -336,7 +338,7 @@ def blind_deconvolve(
     kernel_size: int = 31,
     *,
     gamma: float = 1.0,
-    weight: float = 1000.0,
+    weight: float = 500.0,
     exponent: float = 0.8,
     max_spread: float = 2.5,
     max_residual_ratio: float = 1.5,
@@ -357,9 +359,9 @@ def blind_deconvolve(
         result returned as ``restored ** (1 / gamma)`` (1: as stored; 2.2: the book's camera).
     weight, exponent : float
         The non-blind step's data weight and prior exponent (:func:`deconvolve`). The default
-        weight 1000 is chapter 7's validation choice in the cpu profile with the default kernel
-        weight (25.21 dB, tied with 500 to two decimals; see :func:`estimate_kernel`); the
-        exponent is Krishnan and Fergus'.
+        weight 500 is chapter 7's validation choice in the cpu profile with the default kernel
+        weight (25.49 dB; 250: 25.24, 1000: 25.45, 2000: 24.81; see :func:`estimate_kernel`);
+        the exponent is Krishnan and Fergus'.
     max_spread : float
         Refuse a kernel whose effective support ``1 / sum k^2`` exceeds ``max_spread *
         kernel_size`` pixels: shake is a thin path; a kernel spread into a blob is a collapsed
