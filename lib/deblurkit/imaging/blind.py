@@ -91,7 +91,7 @@ def estimate_kernel(
     kernel_size: int,
     *,
     noise_sigma: float | None = None,
-    kernel_weight: float = 0.1,
+    kernel_weight: float = 0.3,
     threshold: float = 0.2,
     min_mass: float = 0.1,
     lam: float = IPOL_DEFAULTS["lam"],
@@ -122,12 +122,11 @@ def estimate_kernel(
         Noise standard deviation; estimated with :func:`noise_level` when not given. The kernel
         step's L2 weight is ``kernel_weight * n * max(noise_sigma, NOISE_FLOOR)^2`` (``n`` data terms).
     kernel_weight : float
-        Scale of that weight, > 0. The default 0.1 is chapter 7's choice on its validation
+        Scale of that weight, > 0. The default 0.3 is chapter 7's choice on its validation
         images in the cpu profile (3 images x 3 shake lengths x 2 draws, 256 px, noise 0.01,
-        31-px window; run of 2026-12-07): mean PSNR 25.45 dB at 0.1, 25.43 at 0.3, 25.21 at 1,
-        24.75 at 3, 22.90 at the earlier default 10 (final weight 1000), against 24.24 dB for
-        the blurred input. The smallest value of that grid, on a plateau: smaller values were
-        not tried. A fixed value: other noise levels, sizes or blurs may want another (the
+        31-px window, final weight 500; run of 2026-12-07): mean PSNR 25.50 dB at 0.3, 25.49 at
+        0.1, 25.21 at 1, 24.82 at 3, 23.14 at the earlier default 10, against 24.24 dB for the
+        blurred input. A fixed value: other noise levels, sizes or blurs may want another (the
         command line's ``--kernel-weight``).
     threshold, min_mass : float
         Passed to :func:`clean_kernel`.
@@ -360,7 +359,7 @@ def blind_deconvolve(
     weight, exponent : float
         The non-blind step's data weight and prior exponent (:func:`deconvolve`). The default
         weight 500 is chapter 7's validation choice in the cpu profile with the default kernel
-        weight (25.49 dB; 250: 25.24, 1000: 25.45, 2000: 24.81; see :func:`estimate_kernel`);
+        weight (25.50 dB; 250: 25.25, 1000: 25.43, 2000: 24.77; see :func:`estimate_kernel`);
         the exponent is Krishnan and Fergus'.
     max_spread : float
         Refuse a kernel whose effective support ``1 / sum k^2`` exceeds ``max_spread *
